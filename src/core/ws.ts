@@ -1,0 +1,190 @@
+// RFC 6455 frame codec, server side, over binary strings.
+import { utf8 } from "./utf8";
+import { sha1, b64, B64 } from "./sha1";
+
+// Espruino globals, only feature-detected (declared here too so the file also compiles alone)
+declare var E: any;
+declare function require(name: string): any;
+
+export var GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+export interface WsHandler {
+  // data message content (unmasked binary string); op: 1 text, 2 binary.
+  // Buffered mode (max > 0): once per message, fin = true.
+  // Streaming mode (max == 0): per piece; fin = true on the last (maybe empty) piece.
+  m(op: number, data: string, fin: boolean): void;
+  // complete control frame: 8 close (already validated), 9 ping, 10 pong
+  c(op: number, payload: string): void;
+}
+
+// Native SHA1, detected on first use: 0 = not yet, 1 = none, else crypto.SHA1.
+var _sha: any = 0;
+
+export function acceptKey(key: string): string {
+  var s = key + GUID;
+  if (!_sha) {
+    _sha = 1;
+    // boards built without crypto throw on require("crypto")
+    try {
+      if (typeof E != "undefined" && typeof btoa != "undefined") _sha = require("crypto").SHA1 || 1;
+    } catch (e) { }
+  }
+  // Espruino's btoa takes the ArrayBuffer SHA1 returns
+  return _sha != 1 ? btoa(_sha(s)) : (typeof btoa != "undefined" ? btoa : b64)(sha1(s));
+}
+
+// Sec-WebSocket-Key: base64 of 16 bytes = 22 alphabet chars + "==".
+export function validKey(k: string): boolean {
+  if (typeof k != "string" || k.length != 24 || k.substr(22) != "==") return false;
+  for (var i = 0; i < 22; i++) if (B64.indexOf(k.charAt(i)) < 0) return false;
+  return true;
+}
+
+function u32(n: number): string {
+  return String.fromCharCode(n >>> 24, n >> 16 & 255, n >> 8 & 255, n & 255);
+}
+
+// Server -> client frame header (servers never mask).
+export function header(op: number, len: number, fin: boolean): string {
+  var b = String.fromCharCode((fin ? 128 : 0) | op), hi: number;
+  if (len < 126) return b + String.fromCharCode(len);
+  if (len < 65536) return b + String.fromCharCode(126, len >> 8, len & 255);
+  // no Math.pow, no bit ops on values >= 2^32
+  hi = len / 4294967296 | 0;
+  return b + "\x7f" + u32(hi) + u32(len - hi * 4294967296);
+}
+
+// Close frame with code and (UTF-8) reason; no code -> empty payload.
+export function closeFrame(code?: number, reason?: string): string {
+  var p = "", n = 123;
+  if (code) {
+    p = reason || "";
+    if (p.length > n) {
+      // cut on a character boundary so the peer does not see invalid UTF-8
+      while ((p.charCodeAt(n) & 0xc0) == 0x80) n--;
+      p = p.substr(0, n);
+    }
+    p = String.fromCharCode(code >> 8 & 255, code & 255) + p;
+  }
+  return header(8, p.length, true) + p;
+}
+
+// Codes a peer may send (RFC 6455 §7.4, IANA registry, Autobahn 7.7/7.9):
+// 1004-1006 and 1015 are reserved, 1016-2999 unassigned.
+export function validCode(c: number): boolean {
+  return c >= 1000 && c <= 1014 && (c < 1004 || c > 1006) || c >= 3000 && c <= 4999;
+}
+
+// XOR with the 4-byte mask key, starting at key byte pos.
+export function unmask(d: string, key: string, pos: number): string {
+  var n = d.length, i = 0, j = 0, a: any, u: any, m: number, r = "";
+  if (typeof E != "undefined" && E.toUint8Array) {
+    // Espruino: per-byte string building is slow; XOR 32-bit words in place
+    // (E.toUint8Array gives a fresh buffer at offset 0; Espruino is little-endian)
+    u = E.toUint8Array(d);
+    a = new Uint32Array(u.buffer, 0, n >> 2);
+    m = key.charCodeAt(pos & 3) | key.charCodeAt(pos + 1 & 3) << 8 |
+      key.charCodeAt(pos + 2 & 3) << 16 | key.charCodeAt(pos + 3 & 3) << 24;
+    for (j = a.length; i < j; i++) a[i] ^= m;
+    for (i = j * 4; i < n; i++) u[i] ^= key.charCodeAt(pos + i & 3);
+    return E.toString(u);
+  }
+  a = [];
+  while (i < n) {
+    a[j++] = d.charCodeAt(i) ^ key.charCodeAt(pos + i++ & 3);
+    // fromCharCode.apply in chunks: engines cap the argument count
+    if (j > 4095 || i == n) {
+      r += String.fromCharCode.apply(null, a);
+      a = [];
+      j = 0;
+    }
+  }
+  return r;
+}
+
+// Incremental parser of client -> server frames. max > 0: buffer whole
+// messages up to max bytes; max == 0: stream pieces. lim: max frame payload.
+// State (one object per connection, no closures):
+// _x  0, a close code once failed, -1 once a close frame was delivered
+// _h  header bytes so far; during a control frame, its payload so far
+// _k  mask key ("" while reading a header), _f first header byte
+// _l  payload bytes left in the frame, _p mask position
+// _o  opcode of the open message (0 none), _u its UTF-8 state, _b its buffer
+export function WsReader(this: any, max: number, lim?: number) {
+  this._m = max;
+  this._L = lim || 0;
+  this._x = this._f = this._l = this._p = this._o = this._u = 0;
+  this._h = this._k = this._b = "";
+}
+
+WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number {
+  var t = this, n = d.length, i = 0, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
+  if (t._x) return t._x > 0 ? t._x : 0;
+  for (;;) {
+    if (!t._k) {
+      if (i >= n) return 0;
+      h = t._h + d.substr(i, 14 - t._h.length);
+      if (h.length < 2) { t._h = h; return 0; }
+      b = h.charCodeAt(0);
+      op = b & 15;
+      l = h.charCodeAt(1);
+      // RSV bits, unmasked, unknown opcode, bad control frame, bad fragment order
+      if (b & 0x70 || l < 128 || (op & 8 ? op > 10 || b < 128 || l > 253 : op > 2 || !op == !t._o))
+        return t._x = 1002;
+      l &= 127;
+      e = l < 126 ? 2 : l < 127 ? 4 : 10;
+      if (h.length < e + 4) { t._h = h; return 0; }
+      if (e == 10 && (h.charCodeAt(2) || h.charCodeAt(3) > 31)) return t._x = 1009;
+      if (l > 125) for (l = 0, j = 2; j < e; j++) l = l * 256 + h.charCodeAt(j);
+      if (t._L && l > t._L || t._m && op < 8 && t._b.length + l > t._m) return t._x = 1009;
+      i += e + 4 - t._h.length;
+      t._k = h.substr(e, 4);
+      t._h = "";
+      t._f = b;
+      t._l = l;
+      t._p = 0;
+      if (op && op < 3) { t._o = op; t._u = 0; }
+    }
+    // payload (possibly none) of the current frame
+    l = t._l < n - i ? t._l : n - i;
+    p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, t._p) : "";
+    i += l;
+    t._l -= l;
+    t._p = t._p + l & 3;
+    b = t._f;
+    op = b & 15;
+    e = !t._l ? b & 128 : 0; // frame done and FIN: message complete
+    if (op & 8) {
+      t._h += p;
+      if (t._l) return 0;
+      p = t._h;
+      t._h = "";
+      t._k = "";
+      if (op == 8) {
+        l = p.length;
+        if (l == 1 || l && !validCode(p.charCodeAt(0) << 8 | p.charCodeAt(1))) return t._x = 1002;
+        if (utf8(0, p, 2, l)) return t._x = 1007;
+        t._x = -1;
+        hd.c(op, p);
+        return 0;
+      }
+      hd.c(op, p);
+    } else {
+      if (t._o == 1 && l && (t._u = utf8(t._u, p, 0, l)) < 0 || e && t._u) return t._x = 1007;
+      if (!t._l) t._k = "";
+      op = t._o;
+      if (e) t._o = 0;
+      if (!t._m) {
+        if (l || e) hd.m(op, p, !!e);
+      } else {
+        t._b += p;
+        if (e) {
+          p = t._b;
+          t._b = "";
+          hd.m(op, p, true);
+        }
+      }
+    }
+    if (i >= n) return 0;
+  }
+};

@@ -1,0 +1,86 @@
+// The Espruino output gate and board-profile validation, through the real build pipeline.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { rollup } from "rollup";
+import { findProblems } from "../tools/gate.mjs";
+import { loadProfile } from "../tools/profiles.mjs";
+import { bundleConfig } from "../tools/build-lib.mjs";
+
+const host = loadProfile("board-profiles/host.json");
+
+async function buildFixture(input) {
+  const cfg = bundleConfig(host, { input, outDir: "build/test-gate", quiet: true });
+  const b = await rollup({ ...cfg, onwarn() {} });
+  try { return (await b.generate(cfg.output)).output[0].code; } finally { await b.close(); }
+}
+
+const cases = [
+  ["var {a} = b;", "not ES5: object destructuring"],
+  ["var f = (x) => x;", "not ES5: an arrow function"],
+  ["var s = [...a];", "not ES5: spread"],
+  ["var m = new Map();", "`Map` does not exist on Espruino"],
+  ["var t = typeof Symbol;", "`Symbol` does not exist on Espruino"],
+  ["var s = Array.prototype.slice.call(arguments);", "`Array.prototype.slice` is undefined on Espruino"],
+  ["var a = Array.from(x);", "`Array.from` does not exist on Espruino"],
+  ["var n = Math.imul(a, b);", "`Math.imul` does not exist on Espruino"],
+  ["var ok = /ab?c/.test(x);", "regular expression /ab?c/"],
+  ["g(); function g() {}", "function g is declared after other statements"],
+  ["function f() { if (x) { function h() {} } }", "function h is declared inside a block"],
+  ["var e = __extends(B, A);", "`class … extends`"],
+];
+for (const [code, msg] of cases) {
+  test(`gate rejects: ${code}`, () => {
+    const p = findProblems(code, { bundle: true });
+    assert.ok(p.some((x) => x.msg.includes(msg)), JSON.stringify(p));
+  });
+}
+
+test("gate accepts ES5 that Espruino runs", () => {
+  const code = "function g(){return [].slice.call(arguments)} var Map2 = {}; var o = {Map: 1}; o.Map; Object.prototype.hasOwnProperty.call(o, 'a'); g(1);";
+  assert.deepEqual(findProblems(code, { bundle: true }), []);
+});
+
+test("a local variable named like a missing global is not a finding", () => {
+  assert.deepEqual(findProblems("function f(Map){ return Map.x } f({x:1});", { bundle: true }), []);
+});
+
+test("build fails on Map in a fixture, naming the TypeScript file, line and column", async () => {
+  await assert.rejects(buildFixture("test/fixtures/gate/bad-map.ts"),
+    (e) => /test\/fixtures\/gate\/bad-map\.ts:4:\d+: `Map` does not exist on Espruino/.test(e.message) || assert.fail(e.message));
+});
+
+test("build fails on class extends (TypeScript's __extends)", async () => {
+  await assert.rejects(buildFixture("test/fixtures/gate/bad-extends.ts"),
+    (e) => /bad-extends\.ts:\d+:\d+: uses `class … extends`/.test(e.message) || assert.fail(e.message));
+});
+
+test("build fails on destructuring that reaches the bundle, naming the source file", async () => {
+  await assert.rejects(buildFixture("test/fixtures/gate/uses-destructure.ts"),
+    (e) => /bad-destructure\.js:3:\d+ \(bundle \d+:\d+\): not ES5: object destructuring/.test(e.message) || assert.fail(e.message));
+});
+
+test("a clean fixture builds to ES5 with functions hoisted for Espruino", async () => {
+  const code = await buildFixture("test/fixtures/gate/good.ts");
+  assert.deepEqual(findProblems(code, { bundle: true }), []);
+  assert.match(code, /8080/); // the profile's port was baked in
+});
+
+test("invalid profiles give one line naming file and field", () => {
+  assert.throws(() => loadProfile("test/fixtures/profiles/bad-type.json"),
+    { message: 'test/fixtures/profiles/bad-type.json: limits.maxClients: expected a number, got "8"' });
+  assert.throws(() => loadProfile("test/fixtures/profiles/unknown-key.json"),
+    /^Error: test\/fixtures\/profiles\/unknown-key\.json: limits\.maxClient: unknown key/);
+  assert.throws(() => loadProfile("test/fixtures/profiles/missing.json"),
+    /^Error: test\/fixtures\/profiles\/missing\.json: storage\.storageSize: missing required value/);
+});
+
+test("npm run build reports an invalid profile in one line and exits non-zero", () => {
+  let out = "";
+  try {
+    execFileSync("npx", ["rollup", "-c", "rollup.config.ts", "--configPlugin", "typescript={tsconfig:'tools/tsconfig.json'}"],
+      { env: { ...process.env, SPRAT_PROFILES: "test/fixtures/profiles" }, stdio: "pipe" });
+    assert.fail("build succeeded");
+  } catch (e) { out = String(e.stderr); }
+  assert.match(out, /test\/fixtures\/profiles\/bad-type\.json: limits\.maxClients: expected a number, got "8"/);
+});

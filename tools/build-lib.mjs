@@ -1,0 +1,96 @@
+// Rollup configuration for one device bundle per board profile, shared by rollup.config.ts
+// and the tests (which build fixtures through the same pipeline and gate).
+import { relative, resolve, dirname } from "node:path";
+import { gzipSync } from "node:zlib";
+import typescript from "@rollup/plugin-typescript";
+import terser from "@rollup/plugin-terser";
+import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
+import { findProblems, lineCol } from "./gate.mjs";
+import { profileModule } from "./profiles.mjs";
+
+const PROFILE_ID = "sprat:profile";
+
+/** Bakes the profile's values in as the module `sprat:profile`. */
+export function profilePlugin(profile) {
+  return {
+    name: "sprat-profile",
+    resolveId: (id) => (id === PROFILE_ID ? "\0" + PROFILE_ID : null),
+    load: (id) => (id === "\0" + PROFILE_ID ? profileModule(profile) : null),
+  };
+}
+
+// "file:line:col" in the original source when the source map knows it; map sources are
+// relative to baseDir (the output directory for bundles, the module's folder for modules).
+function locate(map, code, pos, fallbackFile, baseDir) {
+  const { line, column } = lineCol(code, pos);
+  if (map) {
+    const o = originalPositionFor(new TraceMap(map), { line, column: column - 1 });
+    if (o.source && o.line) return `${relative(process.cwd(), resolve(baseDir, o.source))}:${o.line}:${o.column + 1}`;
+  }
+  return `${fallbackFile}:${line}:${column}`;
+}
+
+/** Fails the build on anything Espruino can't run (see tools/gate.mjs). */
+export function gatePlugin() {
+  return {
+    name: "sprat-gate",
+    transform(code, id) {
+      if (id.startsWith("\0")) return null;
+      const problems = findProblems(code);
+      if (!problems.length) return null;
+      const map = this.getCombinedSourcemap();
+      this.error("Espruino gate:\n" + problems.map((p) => `  ${locate(map, code, p.pos, relative(process.cwd(), id), dirname(id))}: ${p.msg}`).join("\n"));
+    },
+    generateBundle(out, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== "chunk") continue;
+        const problems = findProblems(chunk.code, { bundle: true });
+        if (problems.length) {
+          this.error(`Espruino gate (${chunk.fileName}):\n` + problems.map((p) => {
+            const at = lineCol(chunk.code, p.pos);
+            return `  ${locate(chunk.map, chunk.code, p.pos, chunk.fileName, out.dir || ".")} (bundle ${at.line}:${at.column}): ${p.msg}`;
+          }).join("\n"));
+        }
+      }
+    },
+  };
+}
+
+/** Prints each bundle's size and gzip size once written. */
+export function sizePlugin(label) {
+  return {
+    name: "sprat-size",
+    writeBundle(out, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== "chunk") continue;
+        const raw = Buffer.byteLength(chunk.code, "latin1"), gz = gzipSync(chunk.code, { level: 9 }).length;
+        console.log(`${label.padEnd(14)} ${relative(process.cwd(), out.dir)}/${chunk.fileName}  ${raw} B  (gzip ${gz} B)`);
+      }
+    },
+  };
+}
+
+export const TERSER = {
+  ecma: 5,
+  // hoist_funs moves function declarations to the top of their scope: Espruino does not hoist.
+  compress: { passes: 3, hoist_funs: true, pure_getters: true },
+  mangle: { properties: { regex: /^_/ } },
+  format: { ascii_only: true, comments: false },
+};
+
+/** The rollup options for one profile. */
+export function bundleConfig(profile, { input = "src/app/main.ts", outDir = `build/${profile.name}`, quiet = false } = {}) {
+  return {
+    input,
+    external: (id) => !id.startsWith(".") && !id.startsWith("/") && !id.startsWith("\0") && id !== PROFILE_ID,
+    plugins: [
+      profilePlugin(profile),
+      typescript({ tsconfig: "tsconfig.json", sourceMap: true, inlineSources: false, noEmitOnError: true, include: ["src/**/*.ts", "test/fixtures/**/*.ts"] }),
+      gatePlugin(),
+      terser(TERSER),
+      quiet ? null : sizePlugin(profile.name),
+    ],
+    output: { dir: outDir, entryFileNames: "app.min.js", format: "iife", strict: false, sourcemap: "hidden" },
+    onwarn(w, warn) { if (w.code !== "CIRCULAR_DEPENDENCY") warn(w); },
+  };
+}

@@ -1,0 +1,150 @@
+// The output gate: what Espruino 2v2x cannot run, found statically. Each rule is a fact from
+// shared/espruino-notes.md §6 ("Missing or broken"); the build fails on any finding.
+import * as acorn from "acorn";
+import * as walk from "acorn-walk";
+
+export const MISSING_GLOBALS = new Set([
+  "Map", "Set", "WeakMap", "WeakSet", "WeakRef", "Symbol", "Proxy", "Reflect", "BigInt",
+  "TextEncoder", "TextDecoder", "Buffer", "setImmediate", "queueMicrotask", "structuredClone",
+  "RangeError", "EvalError", "URIError", "Intl", "FinalizationRegistry",
+]);
+
+// Static members Espruino lacks (notes §6.2), reached as `Owner.name`.
+const MISSING_STATICS = {
+  Array: ["from", "of"], Object: ["freeze", "seal", "is", "isFrozen"], String: ["fromCodePoint", "raw"],
+  Number: ["isInteger", "isFinite", "isNaN", "parseInt", "parseFloat", "MAX_SAFE_INTEGER", "EPSILON"],
+  Math: ["trunc", "log2", "log10", "hypot", "imul", "clz32", "cbrt", "fround"],
+  Promise: ["race", "allSettled", "any"],
+};
+
+// `Array.prototype.slice` and friends are undefined on Espruino; `Object.prototype` works.
+const PROTO_BROKEN = new Set(["Array", "String", "Function", "Number", "Boolean", "Date", "RegExp",
+  "ArrayBuffer", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",
+  "Float32Array", "Float64Array", "Promise", "Error"]);
+
+// TypeScript helpers that break without function hoisting or without Array.prototype.
+const BROKEN_HELPERS = {
+  __extends: "`class … extends` (TypeScript's __extends runs before the constructor is declared)",
+  __spreadArray: "array spread `[...a]` (TypeScript's __spreadArray uses Array.prototype.slice)",
+  __spread: "array spread `[...a]`",
+  __read: "destructuring of an iterable (TypeScript's __read needs Symbol.iterator)",
+  __values: "for…of with downlevelIteration (TypeScript's __values needs Symbol.iterator)",
+  __generator: "a generator or async function (TypeScript's __generator calls verb() before declaring it)",
+  __awaiter: "an async function", __asyncValues: "for await", __makeTemplateObject: "a tagged template",
+};
+
+const ES2015_NODES = {
+  ArrowFunctionExpression: "an arrow function", ObjectPattern: "object destructuring",
+  ArrayPattern: "array destructuring", SpreadElement: "spread `...`", RestElement: "rest parameters `...`",
+  TemplateLiteral: "a template literal", ClassDeclaration: "a class", ClassExpression: "a class",
+  ForOfStatement: "for…of", AssignmentPattern: "a default parameter", AwaitExpression: "await",
+  YieldExpression: "yield", ChainExpression: "optional chaining `?.`", TaggedTemplateExpression: "a tagged template",
+  ImportExpression: "import()", MetaProperty: "new.target / import.meta",
+};
+
+function describeNewSyntax(code) {
+  let ast;
+  try { ast = acorn.parse(code, { ecmaVersion: "latest", sourceType: "script", locations: true }); } catch { return null; }
+  let found = null;
+  walk.full(ast, (node) => {
+    if (found) return;
+    if (ES2015_NODES[node.type]) found = { what: ES2015_NODES[node.type], node };
+    else if (node.type === "VariableDeclaration" && node.kind !== "var") found = { what: "`" + node.kind + "`", node };
+    else if (node.type === "FunctionDeclaration" || node.type === "FunctionExpression") {
+      if (node.generator) found = { what: "a generator function", node };
+      else if (node.async) found = { what: "an async function", node };
+    } else if (node.type === "Property" && (node.computed || node.shorthand || node.method)) {
+      found = { what: node.computed ? "a computed property key" : node.shorthand ? "a shorthand property" : "a method shorthand", node };
+    } else if (node.type === "BinaryExpression" && node.operator === "**") found = { what: "`**`", node };
+    else if (node.type === "LogicalExpression" && node.operator === "??") found = { what: "`??`", node };
+  });
+  return found;
+}
+
+function declaredNames(ast) {
+  const names = new Set();
+  const addPattern = (p) => { if (p && p.type === "Identifier") names.add(p.name); };
+  walk.full(ast, (node) => {
+    if (node.type === "VariableDeclarator") addPattern(node.id);
+    else if (node.type === "FunctionDeclaration" || node.type === "FunctionExpression") {
+      if (node.id) names.add(node.id.name);
+      node.params.forEach(addPattern);
+    } else if (node.type === "CatchClause") addPattern(node.param);
+  });
+  return names;
+}
+
+/**
+ * Problems in one piece of code: [{ msg, pos }] (pos = character offset).
+ * opts.bundle: also require ES5 syntax and functions declared before other statements
+ * (the final bundle, after terser's hoist_funs), and no function declarations inside blocks.
+ */
+export function findProblems(code, opts = {}) {
+  const problems = [];
+  let ast;
+  try {
+    ast = acorn.parse(code, { ecmaVersion: opts.bundle ? 5 : "latest", sourceType: opts.bundle ? "script" : "module", locations: true });
+  } catch (e) {
+    const newer = describeNewSyntax(code);
+    if (newer) return [{ msg: `not ES5: ${newer.what}`, pos: newer.node.start }];
+    return [{ msg: `does not parse as ES5: ${e.message.replace(/ \(\d+:\d+\)$/, "")}`, pos: e.pos }];
+  }
+  const declared = declaredNames(ast);
+  walk.fullAncestor(ast, (node, _state, ancestors) => {
+    const parent = ancestors[ancestors.length - 2];
+    if (node.type === "Identifier") {
+      const isKey = parent && ((parent.type === "MemberExpression" && parent.property === node && !parent.computed) ||
+        (parent.type === "Property" && parent.key === node && !parent.computed));
+      if (!isKey && MISSING_GLOBALS.has(node.name) && !declared.has(node.name)) {
+        problems.push({ msg: `\`${node.name}\` does not exist on Espruino`, pos: node.start });
+      }
+      if (BROKEN_HELPERS[node.name] && !isKey) {
+        problems.push({ msg: `uses ${BROKEN_HELPERS[node.name]}, which Espruino cannot run`, pos: node.start });
+      }
+    } else if (node.type === "MemberExpression" && !node.computed && node.object.type === "Identifier" && !declared.has(node.object.name)) {
+      const owner = node.object.name, prop = node.property.name;
+      if (prop === "prototype" && PROTO_BROKEN.has(owner) && parent && parent.type === "MemberExpression") {
+        problems.push({ msg: `\`${owner}.prototype.${parent.property.name || "…"}\` is undefined on Espruino (use e.g. [].slice.call)`, pos: node.start });
+      } else if (MISSING_STATICS[owner] && MISSING_STATICS[owner].includes(prop)) {
+        problems.push({ msg: `\`${owner}.${prop}\` does not exist on Espruino`, pos: node.start });
+      }
+    } else if (node.type === "Literal" && node.regex) {
+      problems.push({ msg: `regular expression /${node.regex.pattern}/: Espruino's RegExp engine silently mis-matches most patterns`, pos: node.start });
+    }
+  });
+  if (opts.bundle) problems.push(...hoistingProblems(ast));
+  const seen = new Set();
+  return problems.filter((p) => { const k = p.msg + "@" + p.pos; return !seen.has(k) && seen.add(k); });
+}
+
+// Espruino has no function hoisting: a declaration is only bound when it runs. A bundle is
+// safe when, in every scope, function declarations come before any other statement.
+function hoistingProblems(ast) {
+  const problems = [];
+  const checkBody = (body) => {
+    let other = null;
+    for (const st of body) {
+      if (st.type === "FunctionDeclaration") {
+        if (other) problems.push({ msg: `function ${st.id.name} is declared after other statements; Espruino has no hoisting`, pos: st.start });
+      } else if (!(st.type === "ExpressionStatement" && st.directive)) other = st;
+    }
+  };
+  checkBody(ast.body);
+  walk.fullAncestor(ast, (node, _s, ancestors) => {
+    if (node.type === "FunctionDeclaration" || node.type === "FunctionExpression") checkBody(node.body.body);
+    if (node.type === "FunctionDeclaration") {
+      const parent = ancestors[ancestors.length - 2];
+      const inBody = parent && (parent.type === "Program" || (parent.type === "BlockStatement" &&
+        ancestors[ancestors.length - 3] && /Function/.test(ancestors[ancestors.length - 3].type)));
+      if (!inBody) problems.push({ msg: `function ${node.id.name} is declared inside a block`, pos: node.start });
+    }
+  });
+  return problems;
+}
+
+/** 1-based line and column of a character offset. */
+export function lineCol(code, pos) {
+  const before = code.slice(0, pos);
+  const line = before.split("\n").length;
+  return { line, column: pos - before.lastIndexOf("\n") };
+}

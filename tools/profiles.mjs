@@ -1,0 +1,105 @@
+// Board profiles: schema, defaults and validation. A profile's values are baked into
+// the bundle at build time as flat named constants (see profileModule), so terser can
+// inline them and drop disabled features.
+import { readFileSync, readdirSync } from "node:fs";
+import { join, basename } from "node:path";
+
+// [type, default, doc]. type: "number" | "boolean" | "string" | ["a","b"] (enum) | "string?" (string or null).
+// A default of undefined means required.
+export const SCHEMA = {
+  description: ["string", "", "what board this profile is for"],
+  runtime: [["espruino"], undefined, "the runtime binding the bundle uses"],
+  board: ["string", undefined, "process.env.BOARD the profile expects (upload refuses a mismatch)"],
+  network: [["none", "wifi", "espruino-wifi", "wiznet"], undefined, "how the board brings its network up"],
+  port: ["number", 80, "TCP port the server listens on"],
+  storage: {
+    storageSize: ["number", undefined, "bytes of Storage (flash) on the board"],
+    storagePage: ["number", 4096, "flash erase page size in bytes"],
+    webFile: ["string", "web.zip", "Storage file holding the web app ZIP (max 28 characters)"],
+  },
+  limits: {
+    maxClients: ["number", 8, "simultaneous connections (HTTP and WebSocket); more get 503"],
+    maxLine: ["number", 512, "request-line bytes; longer gets 414"],
+    maxHead: ["number", 2048, "request head bytes; more gets 431"],
+    maxHeaders: ["number", 32, "request header count; more gets 431"],
+    maxBody: ["number", 2048, "JSON request body bytes for /api; more gets 413"],
+    maxMessage: ["number", 1024, "WebSocket message bytes for whole-message delivery; more gets close 1009"],
+    chunk: ["number", 1024, "bytes written per socket write when streaming"],
+    wsQueue: ["number", 8192, "bytes a WebSocket client may have queued before the slow-client policy applies"],
+    headTimeout: ["number", 5000, "ms allowed to receive a request head"],
+    idleTimeout: ["number", 30000, "ms a keep-alive connection may stay idle"],
+    pingInterval: ["number", 20000, "ms between server pings on an idle WebSocket"],
+    pongTimeout: ["number", 10000, "ms to wait for a pong before dropping the client"],
+    closeTimeout: ["number", 3000, "ms to wait for the peer's close frame before closing TCP"],
+  },
+  features: {
+    echo: ["boolean", false, "enable the /echo WebSocket conformance endpoint"],
+    spaFallback: ["boolean", true, "unknown extension-less GETs serve index.html"],
+  },
+  app: {
+    deviceName: ["string", "sprat", "default device name"],
+    ledPin: ["string?", null, "pin driving the LED control (null: simulated)"],
+    telemetryMs: ["number", 200, "ms between telemetry pushes"],
+  },
+};
+
+function typeName(v) {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+function check(file, path, spec, v) {
+  const [type] = spec;
+  const bad = (want) => { throw new Error(`${file}: ${path}: expected ${want}, got ${JSON.stringify(v)}`); };
+  if (Array.isArray(type)) { if (!type.includes(v)) bad("one of " + type.map((t) => JSON.stringify(t)).join(", ")); }
+  else if (type === "string?") { if (v !== null && typeof v !== "string") bad("a string or null"); }
+  else if (typeName(v) !== type) bad("a " + type);
+  else if (type === "number" && !(Number.isFinite(v) && v >= 0)) bad("a non-negative finite number");
+}
+
+/** Validate a parsed profile; returns the flat map of values with defaults applied. */
+export function validate(file, json) {
+  if (typeName(json) !== "object") throw new Error(`${file}: expected a JSON object at the top level`);
+  const flat = {};
+  const walk = (schema, obj, prefix) => {
+    for (const k of Object.keys(obj)) {
+      if (!(k in schema)) throw new Error(`${file}: ${prefix}${k}: unknown key (known: ${Object.keys(schema).join(", ")})`);
+    }
+    for (const [k, spec] of Object.entries(schema)) {
+      if (!Array.isArray(spec)) {
+        const sub = obj[k] === undefined ? {} : obj[k];
+        if (typeName(sub) !== "object") throw new Error(`${file}: ${prefix}${k}: expected an object, got ${JSON.stringify(sub)}`);
+        walk(spec, sub, prefix + k + ".");
+        continue;
+      }
+      let v = obj[k];
+      if (v === undefined) {
+        if (spec[1] === undefined) throw new Error(`${file}: ${prefix}${k}: missing required value (${spec[2]})`);
+        v = spec[1];
+      }
+      check(file, prefix + k, spec, v);
+      flat[k] = v;
+    }
+  };
+  walk(SCHEMA, json, "");
+  if (flat.webFile.length > 28) throw new Error(`${file}: storage.webFile: Storage names are at most 28 characters`);
+  if (flat.chunk < 64) throw new Error(`${file}: limits.chunk: must be at least 64`);
+  return flat;
+}
+
+export function loadProfile(file) {
+  let json;
+  try { json = JSON.parse(readFileSync(file, "utf8")); }
+  catch (e) { throw new Error(`${file}: ${e.code === "ENOENT" ? "no such profile" : "invalid JSON: " + e.message}`); }
+  return { name: basename(file, ".json"), file, values: validate(file, json) };
+}
+
+export function loadProfiles(dir) {
+  return readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => loadProfile(join(dir, f)));
+}
+
+/** The ES module `sprat:profile` for one profile: one exported constant per value. */
+export function profileModule(profile) {
+  const lines = [`export var profileName = ${JSON.stringify(profile.name)};`];
+  for (const [k, v] of Object.entries(profile.values)) lines.push(`export var ${k} = ${JSON.stringify(v)};`);
+  return lines.join("\n") + "\n";
+}

@@ -13,3 +13,7 @@ declare var E: any;
 declare var process: any;
 /** Set by a runner before the bundle runs, to override the profile's port. */
 declare var SPRAT_PORT: number | undefined;
+declare var global: any;
+declare function analogWrite(pin: any, v: number): void;
+declare function digitalWrite(pin: any, v: number): void;
+declare function analogRead(pin: any): number;

@@ -24,7 +24,9 @@ declare module "sprat:profile" {
   export var closeTimeout: number;
   export var echo: boolean;
   export var spaFallback: boolean;
+  export var origins: string;
   export var deviceName: string;
   export var ledPin: string | null;
+  export var analogPin: string | null;
   export var telemetryMs: number;
 }

@@ -35,10 +35,12 @@ export const SCHEMA = {
   features: {
     echo: ["boolean", false, "enable the /echo WebSocket conformance endpoint"],
     spaFallback: ["boolean", true, "unknown extension-less GETs serve index.html"],
+    origins: ["string", "", "comma-separated extra origins allowed to open WebSockets and call the REST API (same origin always is)"],
   },
   app: {
     deviceName: ["string", "sprat", "default device name"],
     ledPin: ["string?", null, "pin driving the LED control (null: simulated)"],
+    analogPin: ["string?", null, "pin read as the 'load' telemetry series, 0-100% (null: simulated)"],
     telemetryMs: ["number", 200, "ms between telemetry pushes"],
   },
 };

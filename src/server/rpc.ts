@@ -1,0 +1,151 @@
+// Messaging for device apps: JSON request/response methods and publish/subscribe topics over
+// the /ws endpoint (docs/protocol.md), mirrored over REST as /api/<method>.
+import { Req } from "../core/http";
+import { routes, reply, fail, conns, now } from "./http";
+import { endpoint, send, originOk, close } from "./ws";
+import * as P from "sprat:profile";
+
+export type Method = (params: any, client: any) => any;
+var methods: { [name: string]: Method } = {}, reads = ",";
+
+/**
+ * Registers a method; its handler returns the result (or a Promise), or throws rpcError().
+ * read: it changes nothing, so REST may call it with GET (a GET can be forged by any page).
+ */
+export function method(name: string, fn: Method, read?: boolean) {
+  methods[name] = fn;
+  if (read) reads += name + ",";
+}
+
+/** An error for a method handler to throw: -32602 invalid params (data: field → message), … */
+export function rpcError(code: number, message: string, data?: any) {
+  return { code: code, message: message, data: data };
+}
+
+/**
+ * JSON text as UTF-8 bytes. Device strings are UTF-8 byte strings; Espruino's JSON.stringify
+ * escapes bytes >= 0x80 as \u00XX, which a browser would decode as Latin-1: put the bytes back.
+ */
+export function json(v: any): string {
+  var s = JSON.stringify(v), o = "", i = 0, j: number, k: number, c: number;
+  if (s === undefined) return "null";
+  while ((j = s.indexOf("\\u00", i)) >= 0) {
+    for (k = j; k > 0 && s.charAt(k - 1) == "\\"; k--);
+    c = parseInt(s.substr(j + 4, 2), 16);
+    if ((j - k) % 2 || !(c >= 128)) { o += s.substring(i, j + 4); i = j + 4; continue; }
+    o += s.substring(i, j) + String.fromCharCode(c);
+    i = j + 6;
+  }
+  return i ? o + s.substr(i) : s;
+}
+
+// Runs a request object; calls back with the reply object (or nothing for notifications).
+function run(r: any, c: any, cb: (res: any) => void) {
+  var id = r && r.id, fn: Method, v: any, name = r && r.method;
+  var end = function (e: any, v?: any) {
+    if (id === undefined) return;
+    if (e) cb({ id: id, error: typeof e == "object" && typeof e.code == "number" ? e : rpcError(-32603, "" + e) });
+    else cb({ id: id, result: v === undefined ? null : v });
+  };
+  if (!r || typeof r != "object" || typeof name != "string") { id = id === undefined ? null : id; return end(rpcError(-32600, "invalid request")); }
+  fn = methods.hasOwnProperty(name) ? methods[name] : builtin[name];
+  if (!fn) return end(rpcError(-32601, "unknown method " + name));
+  try {
+    v = fn(r.params, c);
+  } catch (e) {
+    return end(e);
+  }
+  if (v && typeof v.then == "function") v.then(function (x: any) { end(0, x); }, end);
+  else end(0, v);
+}
+
+function topics(p: any): string[] | null {
+  var t = p && p.topics, i = 0;
+  if (!Array.isArray(t)) return null;
+  for (; i < t.length; i++) if (typeof t[i] != "string" || t[i].indexOf(",") >= 0) return null;
+  return t;
+}
+
+// Subscriptions live in one string per client, ",a,b,": a few JsVars, not an object.
+var builtin: { [name: string]: Method } = {
+  subscribe: function (p: any, c: any) {
+    var t = topics(p), i = 0;
+    if (!t || !c) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
+    if (!c._s) c._s = ",";
+    for (; i < t.length; i++) if (c._s.indexOf("," + t[i] + ",") < 0) c._s += t[i] + ",";
+    return t;
+  },
+  unsubscribe: function (p: any, c: any) {
+    var t = topics(p), i = 0;
+    if (!t || !c) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
+    for (; i < t.length; i++) c._s = (c._s || ",").split("," + t[i] + ",").join(",");
+    return t;
+  }
+};
+
+/**
+ * Pushes data to every client subscribed to topic. The frame is built once. A client whose
+ * queue is over wsQueue misses this push (telemetry goes stale, not into RAM); http.ts's sweep
+ * closes it with 1008 if it stays over for pongTimeout.
+ */
+export function publish(topic: string, data: any) {
+  var i = 0, s: any, m = "";
+  for (; i < conns.length; i++) {
+    s = conns[i];
+    if (s._u && s._s && s._s.indexOf("," + topic + ",") >= 0) {
+      if (s._w > P.wsQueue) { if (!s._x) s._x = now(); continue; }
+      send(s, m || (m = json({ method: topic, params: data })));
+    }
+  }
+}
+
+endpoint("/ws", {
+  proto: "sprat.v1",
+  msg: function (s: any, op: number, d: string) {
+    var r: any;
+    if (op != 1) return close(s, 1003, "JSON text only");
+    // replies pile up if a client sends requests without reading the answers
+    if (s._w > 4 * P.wsQueue) return close(s, 1008, "too many requests");
+    try { r = JSON.parse(d); } catch (e) { return send(s, json({ id: null, error: rpcError(-32700, "invalid JSON") })); }
+    run(r, s, function (res: any) { send(s, json(res)); });
+  }
+});
+
+// REST mirror: GET /api/<method> (no params) or POST with JSON params.
+var JSON_T = "application/json";
+var STATUS: { [code: string]: number } = { "-32700": 400, "-32600": 400, "-32602": 400, "-32601": 404, "-32001": 401 };
+
+function cors(q: Req): string {
+  var o = q.h.origin;
+  return o && originOk(q) ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "";
+}
+
+function call(s: any, q: Req, params: any): any {
+  run({ id: 0, method: q.p.substr(5), params: params }, 0, function (res: any) {
+    if (!s._r) return; // the client left meanwhile
+    return reply(s, res.error ? STATUS[res.error.code] || 500 : 200, JSON_T, json(res.error ? { error: res.error } : res.result), cors(q));
+  });
+}
+
+routes.push(function (s: any, q: Req) {
+  if (q.p.substr(0, 5) != "/api/") return false;
+  // a page on another site must not drive the device through the user's browser
+  if (!originOk(q)) return fail(s, 403, "origin not allowed");
+  if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
+  if (q.m == "GET" || q.m == "HEAD") {
+    if (reads.indexOf("," + q.p.substr(5) + ",") < 0) return fail(s, methods.hasOwnProperty(q.p.substr(5)) ? 405 : 404, "", "Allow: POST\r\n");
+    return call(s, q, undefined);
+  }
+  if (q.m != "POST") return fail(s, 405, "", "Allow: GET, POST\r\n");
+  if (q.n > P.maxBody) return fail(s, 413, "at most " + P.maxBody + " bytes");
+  if (!q.n) return call(s, q, undefined);
+  s._b = "";
+  s._y = function (s: any, d: string, end: boolean) {
+    var p: any;
+    s._b += d;
+    if (!end) return;
+    try { p = JSON.parse(s._b); } catch (e) { return fail(s, 400, "invalid JSON"); }
+    call(s, q, p);
+  };
+  return 1;
+});

@@ -1,0 +1,107 @@
+// The web app: a ZIP in Storage, served entry by entry straight from flash. Deflated
+// entries go out as they are stored, wrapped for the encoding the client accepts.
+import { Req } from "../core/http";
+import { zipIndex, zipEntry, zipData } from "../core/zip";
+import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
+import { store, head, fail, done, out, pump, routes, gen, bump } from "./http";
+import * as P from "sprat:profile";
+
+// The active ZIP's Storage name: a pointer file written by web-app updates, else the profile's.
+export var PTR = "web.ptr";
+export function active(): string { return store.read(PTR) || P.webFile; }
+
+var idx: any, fp = "";
+
+/** The index of the active ZIP (path -> central-directory offset), or an error message. */
+export function web(): any {
+  var name = active(), z = store.read(name), f: string;
+  if (!z) return "no web app in Storage (" + name + ")";
+  // the end of a ZIP holds its central directory and its offset: any change shows there
+  f = name + z.length + z.substr(z.length > 64 ? z.length - 64 : 0);
+  if (f != fp) {
+    fp = f;
+    bump();
+    idx = zipIndex(function (o: number, n: number) { return z.substr(o, n); }, z.length);
+  }
+  return idx;
+}
+
+var TYPES = "html text/html|js text/javascript|mjs text/javascript|css text/css|json application/json|svg image/svg+xml|txt text/plain|map application/json|png image/png|ico image/x-icon|jpg image/jpeg|jpeg image/jpeg|gif image/gif|webp image/webp|woff2 font/woff2|wasm application/wasm|";
+
+function type(p: string): string {
+  var e = p.substr(p.lastIndexOf(".") + 1).toLowerCase(), i = TYPES.indexOf(e + " "), t: string;
+  if (i < 0 || (i && TYPES.charAt(i - 1) != "|")) return "application/octet-stream";
+  t = TYPES.substring(i + e.length + 1, TYPES.indexOf("|", i));
+  return t.charAt(0) == "t" || e == "json" || e == "svg" ? t + "; charset=utf-8" : t;
+}
+
+/** Does an Accept-Encoding value accept coding c (listed or "*", without q=0)? */
+export function accepts(ae: string, c: string): boolean {
+  var a = ae.toLowerCase().split(","), i = 0, t: string, j: number, q: string;
+  for (; i < a.length; i++) {
+    t = a[i];
+    j = t.indexOf(";");
+    q = j < 0 ? "" : t.substr(j + 1).trim();
+    t = (j < 0 ? t : t.substr(0, j)).trim();
+    if (t == c || t == "*") return !(q.substr(0, 2) == "q=" && !(parseFloat(q.substr(2)) > 0));
+  }
+  return false;
+}
+
+function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8); }
+
+// "app.3f9a2c1e.js": a name carrying a content hash can be cached for good
+function hashed(p: string): boolean {
+  var a = p.split("."), i = 1, j: number, c: number;
+  for (; i < a.length - 1; i++) {
+    for (j = 0; j < a[i].length && ((c = a[i].charCodeAt(j)) > 47 && c < 58 || c > 96 && c < 103); j++);
+    if (j >= 8 && j == a[i].length) return true;
+  }
+  return false;
+}
+
+routes.push(function (s: any, q: Req) {
+  if (q.m != "GET" && q.m != "HEAD") return false;
+  var x = web(), p = q.p.substr(1), cd: number, e: any, z: string, d: number, enc = "", pre = "", post = "", tag: string, h: string, im: string;
+  if (typeof x == "string") return fail(s, 503, "web app unavailable: " + x);
+  if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
+  cd = x[p];
+  if (typeof cd != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) cd = x[p = "index.html"];
+  if (typeof cd != "number") return fail(s, 404);
+  z = store.read(active());
+  var rd = function (o: number, n: number) { return z.substr(o, n); };
+  e = zipEntry(rd, cd);
+  d = zipData(rd, e.lh);
+  if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
+  if (e.m == 8) {
+    h = q.h["accept-encoding"] || "";
+    // HTTP's "deflate" is zlib (RFC 1950): with the packer's Adler-32 it is sent properly
+    // wrapped; a ZIP from another tool has none, so it goes raw, which browsers accept
+    if (accepts(h, "deflate")) {
+      enc = "deflate";
+      if (e.a >= 0) { pre = zlibHead(); post = zlibTail(e.a); }
+    } else if (accepts(h, "gzip")) {
+      enc = "gzip";
+      pre = gzipHead();
+      post = gzipTail(e.crc, e.u);
+    } else return fail(s, 406, p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
+  }
+  // strong validator: content (CRC-32, size) and encoding, whose bytes differ
+  tag = "\"" + hex(e.crc) + hex(e.u) + enc.charAt(0) + "\"";
+  h = "ETag: " + tag + "\r\nVary: Accept-Encoding\r\nCache-Control: " + (hashed(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
+  im = q.h["if-none-match"];
+  if (im && (im.indexOf(tag) >= 0 || im.trim() == "*")) {
+    head(s, 304, h, -1);
+    return done(s);
+  }
+  head(s, 200, "Content-Type: " + type(p) + "\r\n" + (enc ? "Content-Encoding: " + enc + "\r\n" : "") + h, pre.length + e.c + post.length);
+  if (q.m == "HEAD") return done(s);
+  if (pre) out(s, pre);
+  s._z = z;
+  s._f = d;
+  s._e = d + e.c;
+  s._t = post;
+  s._g = gen;
+  pump(s);
+  return 1;
+});

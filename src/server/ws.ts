@@ -1,0 +1,159 @@
+// WebSocket endpoints over the HTTP server's connections (RFC 6455).
+import { Req, tok } from "../core/http";
+import { WsReader, acceptKey, validKey, header, closeFrame } from "../core/ws";
+import { routes, fail, out, now, conns } from "./http";
+import * as P from "sprat:profile";
+
+/**
+ * An endpoint's handlers, all optional but msg. stream: deliver messages piece by piece as
+ * they arrive (any size, O(chunk) RAM) instead of whole messages up to maxMessage.
+ */
+export interface Endpoint {
+  msg(s: any, op: number, data: string, fin: boolean): void;
+  open?(s: any): void;
+  close?(s: any): void;
+  drain?(s: any): void;
+  stream?: boolean;
+  proto?: string;
+}
+
+var eps: { [path: string]: Endpoint } = {};
+export function endpoint(path: string, ep: Endpoint) { eps[path] = ep; }
+
+// Extra origins (besides the page's own) allowed to open sockets and call the REST API.
+export var origins = P.origins ? P.origins.split(",") : [];
+
+/** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser). */
+export function originOk(q: Req): boolean {
+  var o = q.h.origin;
+  return !o || o.substr(o.indexOf("://") + 3) == q.h.host || origins.indexOf(o) >= 0;
+}
+
+// Per-socket state once upgraded (besides http.ts's): _p the endpoint, _c close sent,
+// _i ping outstanding, _x when the send queue went over wsQueue (0: it is not), _o/_n a
+// streamed send in progress (source, opcode of its next frame), _s topics (rpc.ts).
+
+/** Sends one whole message (op 1 text, 2 binary); dropped once a close was sent. */
+export function send(s: any, data: string, op?: number) {
+  if (s._c || !s._u) return;
+  var h = header(op || 1, data.length, true);
+  // one write for small frames; big payloads are not copied just to prepend a header
+  if (data.length < 256) out(s, h + data);
+  else { out(s, h); out(s, data); }
+}
+
+/** Sends a long message in fragments of `chunk` bytes, each after the previous drained. */
+export function stream(s: any, src: (n: number) => string, op?: number) {
+  s._o = src;
+  s._n = op || 2;
+  more(s);
+}
+
+function more(s: any) {
+  var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
+  out(s, header(s._n, d.length, fin) + d);
+  s._n = 0;
+  if (fin) s._o = 0;
+}
+
+/** Starts the closing handshake; TCP is closed when the peer answers or after closeTimeout. */
+export function close(s: any, code?: number, reason?: string) {
+  if (s._c || !s._u) return;
+  out(s, closeFrame(code, reason));
+  s._c = 1;
+  s._d = now() + P.closeTimeout;
+}
+
+var cur: any;
+
+var R = {
+  m: function (op: number, d: string, fin: boolean) { cur._p.msg(cur, op, d, fin); },
+  c: function (op: number, p: string) {
+    var s = cur;
+    if (op == 9) {
+      if (!s._c) out(s, header(10, p.length, true) + p);
+    } else if (op == 8) {
+      // answer with the peer's code (already validated by the reader), then close TCP
+      if (!s._c) out(s, closeFrame(p.length > 1 ? p.charCodeAt(0) << 8 | p.charCodeAt(1) : 0));
+      s._c = 1;
+      s.end();
+    }
+  }
+};
+
+// What http.ts calls for an upgraded socket.
+var U = {
+  data: function (s: any, d: string) {
+    cur = s;
+    if (!s._c) s._d = now() + P.pingInterval;
+    s._i = 0; // any traffic proves the peer alive
+    var e = s._r.push(d, R);
+    if (e) {
+      // a protocol violation: fail the connection with the reader's close code
+      if (!s._c) out(s, closeFrame(e));
+      s._c = 1;
+      s.end();
+    }
+  },
+  drain: function (s: any) {
+    s._x = 0;
+    if (s._o) more(s);
+    else if (s._p.drain) s._p.drain(s);
+  },
+  close: function (s: any) { if (s._p.close) s._p.close(s); },
+  tick: function (s: any, t: number) {
+    if (s._x && t - s._x > P.pongTimeout) {
+      // the client stopped reading: drop what it cannot take instead of filling RAM
+      s._x = 0;
+      close(s, 1008, "too slow");
+    } else if (t > s._d) {
+      if (s._c || s._i) s.end(); // no close reply, or no pong: the peer is gone
+      else {
+        out(s, header(9, 0, true));
+        s._i = 1;
+        s._d = t + P.pongTimeout;
+      }
+    }
+  }
+};
+
+/** Number of upgraded connections (WebSocket clients). */
+export function clients(): number {
+  for (var i = 0, n = 0; i < conns.length; i++) if (conns[i]._u) n++;
+  return n;
+}
+
+routes.push(function (s: any, q: Req) {
+  var ep = eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr = ep && ep.proto, rest: string;
+  if (!ep || !eps.hasOwnProperty(q.p)) return false;
+  if (!tok(q.h.upgrade, "websocket")) return fail(s, 426, "this is a WebSocket endpoint", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+  if (q.m != "GET" || !q.v || !tok(q.h.connection, "upgrade") || q.n) return fail(s, 400, "a WebSocket handshake is a GET over HTTP/1.1 with Connection: Upgrade");
+  if (q.h["sec-websocket-version"] != "13") return fail(s, 426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
+  if (!validKey(k)) return fail(s, 400, "bad Sec-WebSocket-Key");
+  if (!originOk(q)) return fail(s, 403, "origin not allowed");
+  // pick our protocol only if the client offered it; never echo the client's list
+  if (!(pr && o && tok(o, pr))) pr = "";
+  out(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+    acceptKey(k) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
+  rest = s._r.rest();
+  s._u = U;
+  s._p = ep;
+  s._c = s._i = s._x = s._o = 0;
+  s._d = now() + P.pingInterval;
+  s._r = new (WsReader as any)(ep.stream ? 0 : P.maxMessage);
+  if (ep.open) ep.open(s);
+  if (rest) U.data(s, rest);
+  return 1;
+});
+
+if (P.echo) {
+  // conformance endpoint: echoes every message with its type, streamed piece by piece
+  endpoint("/echo", {
+    stream: true,
+    msg: function (s: any, op: number, d: string, fin: boolean) {
+      if (!d && !fin) return;
+      out(s, header(s._v ? 0 : op, d.length, fin) + d);
+      s._v = !fin;
+    }
+  });
+}

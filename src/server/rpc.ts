@@ -22,13 +22,19 @@ export function rpcError(code: number, message: string, data?: any) {
   return { code: code, message: message, data: data };
 }
 
+// Unicode builds (Linux, Bangle.js) decode UTF-8 in JSON.parse and escape code points in
+// JSON.stringify, which is already right for the wire; E.fromUTF8 returns false elsewhere.
+var UNI = typeof E != "undefined" && E.fromUTF8 && E.fromUTF8("") !== false;
+
 /**
- * JSON text as UTF-8 bytes. Device strings are UTF-8 byte strings; Espruino's JSON.stringify
- * escapes bytes >= 0x80 as \u00XX, which a browser would decode as Latin-1: put the bytes back.
+ * JSON text as UTF-8 bytes. On board builds device strings are UTF-8 byte strings and
+ * JSON.stringify escapes bytes >= 0x80 as \u00XX, which a browser would read as Latin-1:
+ * put the bytes back.
  */
 export function json(v: any): string {
   var s = JSON.stringify(v), o = "", i = 0, j: number, k: number, c: number;
   if (s === undefined) return "null";
+  if (UNI) return s;
   while ((j = s.indexOf("\\u00", i)) >= 0) {
     for (k = j; k > 0 && s.charAt(k - 1) == "\\"; k--);
     c = parseInt(s.substr(j + 4, 2), 16);

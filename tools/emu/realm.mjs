@@ -50,6 +50,16 @@ const EXTRAS = `
   globalThis.InternalError = function InternalError(message) { this.message = message; };
   InternalError.prototype.toString = function () { return "InternalError: " + this.message; };
   globalThis.global = globalThis;
+  // Board builds have no Unicode: JSON.stringify escapes every char >= 0x7F as a 4-hex escape
+  // (uppercase hex), so UTF-8 bytes in strings come out escaped (checked on 2v29).
+  (function (str) {
+    JSON.stringify = function (v, r, i) {
+      var o = str(v, r, i);
+      return typeof o == "string" ? o.replace(/[\u007f-\uffff]/g, function (c) {
+        return "\\\\u" + ("000" + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4);
+      }) : o;
+    };
+  })(JSON.stringify);
 `;
 
 export function createRealm() {

@@ -25,6 +25,7 @@ declare module "sprat:profile" {
   export var echo: boolean;
   export var spaFallback: boolean;
   export var origins: string;
+  export var nativeSha1: boolean;
   export var deviceName: string;
   export var ledPin: string | null;
   export var analogPin: string | null;

@@ -35,6 +35,7 @@ export const SCHEMA = {
   features: {
     echo: ["boolean", false, "enable the /echo WebSocket conformance endpoint"],
     spaFallback: ["boolean", true, "unknown extension-less GETs serve index.html"],
+    nativeSha1: ["boolean", true, "the firmware has require(\"crypto\").SHA1 (false bundles a JS SHA-1 for the WebSocket handshake)"],
     origins: ["string", "", "comma-separated extra origins allowed to open WebSockets and call the REST API (same origin always is)"],
   },
   app: {

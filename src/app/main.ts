@@ -1,6 +1,6 @@
 // The example device app: the dashboard's methods and topics (docs/protocol.md).
 import * as P from "sprat:profile";
-import { start, store, method, rpcError, publish, clients } from "../server/index";
+import { start, store, method, rpcError, publish, clients, onClient } from "../server/index";
 
 var T0 = Date.now(), SETTINGS = "sprat.json";
 var state = { led: false, level: 40 };
@@ -99,6 +99,9 @@ method("settings.set", function (p: any) {
 });
 
 method("log.get", function () { return logs; }, true);
+
+onClient(function () { log("info", "client connected (" + clients() + " now)"); },
+  function () { log("info", "client left (" + clients() + " now)"); });
 
 load();
 apply();

@@ -33,15 +33,15 @@ export function hx(c: number): number {
 // Percent-decode to a binary string. null on a bad escape or any NUL (raw or %00),
 // so that no later C-string API can be fooled into truncating a path.
 export function pct(s: string): string | null {
-  var o = "", i = 0, c: number, a: number, b: number;
+  var o = "", i = 0, c: number, a: number;
   for (; i < s.length; i++) {
     c = s.charCodeAt(i);
     if (c == 37) {
-      a = hx(s.charCodeAt(i + 1));
-      b = hx(s.charCodeAt(i + 2));
-      if ((a | b) < 0) return null;
-      c = a * 16 + b;
-      i += 2;
+      // a < 0 unless both digits are hex: -1 * 16 + (0..15) and x * 16 - 1 are negative
+      a = hx(s.charCodeAt(i + 1)) * 16;
+      c = hx(s.charCodeAt(i += 2));
+      if (a < 0 || c < 0) return null;
+      c += a;
     }
     if (!c) return null;
     o += String.fromCharCode(c);
@@ -64,13 +64,11 @@ export function norm(path: string): string | null {
   return "/" + o.join("/") + (o.length && (!s || s == "." || s == "..") ? "/" : "");
 }
 
-function ows(c: number): boolean { return c == 32 || c == 9; }
-
 // Trim SP/HTAB only: String.trim would also strip 0xA0, a UTF-8 continuation byte.
 function trim(s: string): string {
   var a = 0, z = s.length;
-  while (a < z && ows(s.charCodeAt(a))) a++;
-  while (z > a && ows(s.charCodeAt(z - 1))) z--;
+  while (" \t".indexOf(s.charAt(a)) >= 0 && a < z) a++;
+  while (" \t".indexOf(s.charAt(z - 1)) >= 0 && z > a) z--;
   return s.substring(a, z);
 }
 
@@ -81,30 +79,32 @@ export function tok(v: string | undefined, t: string): boolean {
   return false;
 }
 
-// RFC 9110 token characters.
-function tchars(s: string): boolean {
+// Every char of s (or none, if s is empty) is in c0..c1 and not in the string x.
+function only(s: string, c0: number, c1: number, x: string): boolean {
   for (var i = 0, c: number; i < s.length; i++) {
     c = s.charCodeAt(i);
-    if (c < 33 || c > 126 || "\"(),/:;<=>?@[\\]{}".indexOf(s.charAt(i)) >= 0) return false;
+    if (c < c0 || c > c1 || x.indexOf(s.charAt(i)) >= 0) return false;
   }
-  return s.length > 0;
+  return true;
 }
 
-function dg(s: string, i: number): boolean {
-  var c = s.charCodeAt(i);
-  return c > 47 && c < 58;
+// RFC 9110 token (method, field name): one or more visible chars but no delimiters.
+function token(s: string): boolean {
+  return s != "" && only(s, 33, 126, "\"(),/:;<=>?@[\\]{}");
 }
 
 // Content-Length, or -1 if invalid. A list of identical values ("5, 5", also what
 // repeated fields become once joined) is accepted as RFC 9110 §8.6 allows.
 function clen(v: string): number {
-  var a = v.split(","), n = -1, i = 0, j: number, s: string, x: number;
+  var a = v.split(","), n = -1, i = 0, j: number, s: string, x: number, c: number;
   for (; i < a.length; i++) {
     s = trim(a[i]);
     if (!s) return -1;
+    // digits by hand: Espruino reads "010" as octal
     for (x = j = 0; j < s.length; j++) {
-      if (!dg(s, j) || x > 1e14) return -1;   // stay well inside exact integers
-      x = x * 10 + s.charCodeAt(j) - 48;
+      c = s.charCodeAt(j) - 48;
+      if (c < 0 || c > 9 || x > 1e14) return -1;   // stay well inside exact integers
+      x = x * 10 + c;
     }
     if (n >= 0 && x != n) return -1;
     n = x;
@@ -112,112 +112,101 @@ function clen(v: string): number {
   return n;
 }
 
-var METHODS = " GET HEAD POST PUT DELETE OPTIONS PATCH ";
-
-// Parse a complete head t (request line and header lines, each ended by LF or CRLF,
-// without the empty line). Returns the request, or an HTTP status. Check order:
-// request-line syntax 400, version 505, method 501, target 400, header fields 400,
-// Host 400, Transfer-Encoding 400/501.
-function parse(t: string): any {
-  var e = t.indexOf("\n"), l = t.substring(0, e), a: number, z: number, m: string, u: string,
-    v: string, w: string, p: any, i: number, h: any = {}, n = 0, c: number, k: string, x: string;
-  if (l.charCodeAt(e - 1) == 13) l = l.substr(0, e - 1);
-  a = l.indexOf(" ");
-  z = l.lastIndexOf(" ");
-  m = l.substr(0, a);
-  u = l.substring(a + 1, z);
-  v = l.substr(z + 1);
-  if (a < 1 || z <= a + 1 || !tchars(m)) return 400;
-  for (i = 0; i < u.length; i++) {
-    c = u.charCodeAt(i);
-    if (c < 33 || c > 126) return 400;
-  }
-  if (v != "HTTP/1.1" && v != "HTTP/1.0")
-    return v.length == 8 && v.substr(0, 5) == "HTTP/" && v.charAt(6) == "." && dg(v, 5) && dg(v, 7) ? 505 : 400;
-  if (METHODS.indexOf(" " + m + " ") < 0) return 501;
-  w = u;
+// Request line -> Req without n and k (those need the whole head), or an HTTP status.
+// Check order: syntax 400, version 505, method 501, target 400.
+function reqLine(l: string): any {
+  var a = l.indexOf(" "), z = l.lastIndexOf(" "), m = l.substr(0, a), u = l.substring(a + 1, z),
+    v = l.substr(z + 1), x = v.charCodeAt(5) - 48, y = v.charCodeAt(7) - 48, w = u, i: number, p: any;
+  // exactly two SPs (the target has no SP or CTL, only visible ASCII), a token method,
+  // and exactly "HTTP/" DIGIT "." DIGIT: rebuilt from the digit values, any other char
+  // (not a single digit) gives a different string
+  if (a < 1 || !token(m) || !u || !only(u, 33, 126, "") || v != "HTTP/" + x + "." + y) return 400;
+  if (x != 1 || y > 1) return 505;
+  if (" GET HEAD POST PUT DELETE OPTIONS PATCH ".indexOf(" " + m + " ") < 0) return 501;
   if (u == "*") {
     if (m != "OPTIONS") return 400;
   } else if (u.charAt(0) != "/") {
-    // absolute-form (RFC 9112 §3.2.2: servers must accept it): drop scheme and authority
+    // absolute-form (RFC 9112 §3.2.2: servers must accept it): drop scheme and authority;
+    // the path keeps a leading "/" ("/" + "/a" collapses in norm) or is "/" when absent
     i = u.indexOf("://");
-    x = u.substr(0, i).toLowerCase();
-    if (x != "http" && x != "https") return 400;
+    p = u.substr(0, i).toLowerCase();
+    if (p != "http" && p != "https") return 400;
     for (i += 3; i < u.length && "/?".indexOf(u.charAt(i)) < 0; i++);
-    w = "/" + u.substr(i + (u.charAt(i) == "/" ? 1 : 0));
+    w = "/" + u.substr(i);
   }
   i = w.indexOf("?");
   p = w == "*" ? w : pct(i < 0 ? w : w.substr(0, i));
   if (p === null || (p != "*" && (p = norm(p)) === null)) return 400;
-  // header fields
-  while ((a = e + 1) < t.length) {
-    e = t.indexOf("\n", a);
-    l = t.substring(a, t.charCodeAt(e - 1) == 13 ? e - 1 : e);
-    z = l.indexOf(":");
-    // no colon, empty name, whitespace before the colon or an obs-fold line (leading
-    // SP/HTAB) all fail the token check: 400, as RFC 9112 §5.1/§5.2 allow
-    k = l.substr(0, z).toLowerCase();
-    if (z < 1 || !tchars(k) || k == "__proto__") return 400;
-    x = trim(l.substr(z + 1));
-    for (c = 0; c < x.length; c++) if (x.charCodeAt(c) < 32 && x.charCodeAt(c) != 9 || x.charCodeAt(c) == 127) return 400;
-    if (h.hasOwnProperty(k)) {
-      if (k == "host") return 400;   // RFC 9112 §3.2: more than one Host is a 400
-      x = h[k] + ", " + x;
-    }
-    h[k] = x;
+  return { m: m, u: u, p: p, q: i < 0 ? "" : w.substr(i + 1), v: y, h: {} };
+}
+
+// One header line into the field map h; a status on error, else 0.
+function field(h: any, l: string): number {
+  var z = l.indexOf(":"), k = l.substring(0, z).toLowerCase(), x = trim(l.substr(z + 1));
+  // no colon, empty name, whitespace before the colon or an obs-fold line (leading
+  // SP/HTAB) all fail the token check: 400, as RFC 9112 §5.1/§5.2 allow. Values (binary
+  // strings): no CTL but HTAB, no DEL; obs-text (>= 0x80) is kept.
+  if (!token(k) || k == "__proto__" || !only(x.split("\t").join(""), 32, 255, "\x7f")) return 400;
+  if (h.hasOwnProperty(k)) {
+    if (k == "host") return 400;   // RFC 9112 §3.2: more than one Host is a 400
+    x = h[k] + ", " + x;
   }
-  if (h["content-length"] != null) {
-    n = clen(h["content-length"]);
-    if (n < 0) return 400;
+  h[k] = x;
+  return 0;
+}
+
+// States in _s: 0 reading a head, 1 streaming a body, 2 waiting for next(); >2 = failed
+// with that status. _b buffered bytes (from the request line on, once it has begun), _i start
+// of the first head line not yet read, _q the request being read (0 before its request line),
+// _c header lines seen, _r body bytes still due, _x next() came early, _g inside run().
+export function HttpReader(this: any, lim: Limits) {
+  this._l = lim;
+  this._b = "";
+  this._s = this._i = this._q = this._c = this._r = this._x = this._g = 0;
+}
+
+// One head step: 0 need more bytes, a status on error, -1 a request was delivered.
+// Each line is checked as soon as its LF arrives, so errors are found early and the
+// outcome does not depend on how the bytes were split.
+function head(r: any, hd: HttpHandler): number {
+  var b = r._b, l = r._l, i = r._i, q = r._q, h: any, j: number, k: number, e: number, s: string;
+  for (;;) {
+    j = b.indexOf("\n", i);
+    k = j < 0 ? b.length : j;
+    e = b.charCodeAt(k - 1) == 13 ? k - 1 : k;
+    // oversize is decided as soon as it is certain, before any terminator arrives
+    if (!q && e > l.line) return 414;
+    if (k >= l.head) return 431;
+    if (j < 0) return 0;
+    s = b.substring(i, e);
+    r._i = i = j + 1;
+    if (!q) {
+      if (!s) {
+        // empty lines before a request line are ignored (RFC 9112 §2.2)
+        r._b = b = b.substr(i);
+        r._i = i = 0;
+      } else if (typeof (q = r._q = reqLine(s)) == "number") return q;
+    } else if (s) {
+      if (++r._c > l.hdrs) return 431;
+      if (k = field(q.h, s)) return k;
+    } else break;
   }
-  c = v == "HTTP/1.1" ? 1 : 0;
-  if (c && h.host == null) return 400;
+  h = q.h;
+  s = h["content-length"];
+  k = s == null ? 0 : clen(s);
+  if (k < 0 || q.v && h.host == null) return 400;
   // No chunked (or any other coded) request bodies: a device app only receives small
   // bodies with a known length, and de-chunking would add code to every build. RFC 9112
   // §6.1 makes an unsupported transfer coding a 501; with Content-Length as well, the
   // framing is ambiguous (a smuggling vector), so that is a plain 400.
-  if (h["transfer-encoding"] != null) return h["content-length"] != null ? 400 : 501;
-  return {
-    m: m, u: u, p: p, q: i < 0 ? "" : w.substr(i + 1), v: c, h: h, n: n,
-    k: c ? !tok(h.connection, "close") : tok(h.connection, "keep-alive") && !tok(h.connection, "close")
-  };
-}
-
-// States in _s: 0 reading a head, 1 streaming a body, 2 waiting for next(); >2 = failed
-// with that status. _b buffered bytes, _i start of the first head line not yet scanned,
-// _c head lines seen, _r body bytes still due, _x next() came early, _g inside run().
-export function HttpReader(this: any, lim: Limits) {
-  this._l = lim;
-  this._b = "";
-  this._s = this._i = this._c = this._r = this._x = this._g = 0;
-}
-
-// One head step: 0 need more bytes, a status on error, -1 a request was delivered.
-function head(r: any, h: HttpHandler): number {
-  var b = r._b, l = r._l, i = r._i, j: number, k: number, q: any;
-  if (!r._c) {
-    // empty lines before a request line are ignored (RFC 9112 §2.2)
-    while ((k = b.charCodeAt(0)) == 10 || k == 13 && b.charCodeAt(1) == 10) b = b.substr(k == 10 ? 1 : 2);
-    r._b = b;
-  }
-  for (;;) {
-    j = b.indexOf("\n", i);
-    k = j < 0 ? b.length : j;
-    // oversize is decided as soon as it is certain, before any terminator arrives
-    if (!r._c && k - (b.charCodeAt(k - 1) == 13 ? 1 : 0) > l.line) return 414;
-    if (k >= l.head) return 431;
-    if (j < 0) return 0;
-    if (j == i || j == i + 1 && b.charCodeAt(i) == 13) break;
-    if (++r._c > l.hdrs + 1) return 431;
-    r._i = i = j + 1;
-  }
-  q = parse(b.substr(0, i));
-  if (typeof q == "number") return q;
-  r._b = b.substr(j + 1);
-  r._i = r._c = 0;
-  r._r = q.n;
-  r._s = q.n ? 1 : 2;
-  h.q(q);
+  if (h["transfer-encoding"] != null) return s == null ? 501 : 400;
+  q.n = k;
+  q.k = (q.v || tok(h.connection, "keep-alive")) && !tok(h.connection, "close");
+  r._b = b.substr(i);
+  r._i = r._q = r._c = 0;
+  r._r = k;
+  r._s = k ? 1 : 2;
+  hd.q(q);
   return -1;
 }
 

@@ -2,5 +2,5 @@
 // WebSocket upgrades, the REST mirror, then static files.
 export { start, store, routes, reply, fail, conns } from "./http";
 export { endpoint, send, stream, close, clients, origins } from "./ws";
-export { method, rpcError, publish, json } from "./rpc";
+export { method, rpcError, publish, json, onClient } from "./rpc";
 import "./static";

@@ -105,8 +105,17 @@ export function publish(topic: string, data: any) {
   }
 }
 
+var hooks: any = {};
+/** Called as open(client) when a /ws client connects and close(client) when it leaves. */
+export function onClient(open?: (c: any) => void, close?: (c: any) => void) {
+  hooks.o = open;
+  hooks.c = close;
+}
+
 endpoint("/ws", {
   proto: "sprat.v1",
+  open: function (s: any) { if (hooks.o) hooks.o(s); },
+  close: function (s: any) { if (hooks.c) hooks.c(s); },
   msg: function (s: any, op: number, d: string) {
     var r: any;
     if (op != 1) return close(s, 1003, "JSON text only");

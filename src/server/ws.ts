@@ -1,6 +1,6 @@
 // WebSocket endpoints over the HTTP server's connections (RFC 6455).
 import { Req, tok } from "../core/http";
-import { WsReader, acceptKey, validKey, header, closeFrame } from "../core/ws";
+import { WsReader, acceptKey, validKey, header, closeFrame, GUID } from "../core/ws";
 import { routes, fail, out, now, conns } from "./http";
 import * as P from "sprat:profile";
 
@@ -134,7 +134,7 @@ routes.push(function (s: any, q: Req) {
   // pick our protocol only if the client offered it; never echo the client's list
   if (!(pr && o && tok(o, pr))) pr = "";
   out(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-    acceptKey(k) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
+    (P.nativeSha1 ? btoa(require("crypto").SHA1(k + GUID)) : acceptKey(k)) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
   rest = s._r.rest();
   s._u = U;
   s._p = ep;

@@ -12,8 +12,6 @@ export interface Series {
 }
 
 const CAP = 4096, // 2 min at 34 samples/s
-  L = 46,
-  R = 46,
   T = 12,
   B = 26;
 
@@ -130,13 +128,10 @@ export class Chart {
 
   draw() {
     const { ctx: c, w: W, h: H, s, cols, n } = this,
-      pw = W - L - R,
-      ph = H - T - B,
       font = (px: number, wt = "") => (c.font = `${wt} ${px}px system-ui,sans-serif`);
     c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     c.clearRect(0, 0, W, H);
     if (this.onDraw) this.onDraw();
-    if (pw < 20 || ph < 20) return;
     font(12);
     c.fillStyle = cols["--mut"];
     if (!n) {
@@ -165,10 +160,14 @@ export class Chart {
     }
     if (lo[0] > hi[0]) (lo[0] = 0), (hi[0] = 1);
     const r = [range(lo[0], hi[0]), range(0, hi[1])],
+      // the 5 labels of each axis ("" when no shown series uses it) set the margins
+      labs = r.map((q, ax) => [0, 1, 2, 3, 4].map((g) => (s.some((se) => se.on && se.axis == ax) ? +(q[1] - ((q[1] - q[0]) * g) / 4).toFixed(2) + this.ax[ax] : ""))),
+      [L, R] = labs.map((ls) => Math.max(24, ...ls.map((x) => c.measureText(x).width + 14))),
+      pw = W - L - R,
+      ph = H - T - B,
       X = (t: number) => L + ((t - start) / this.win) * pw,
-      Y = (x: number, ax: number) => T + ph - ((x - r[ax][0]) / (r[ax][1] - r[ax][0])) * ph,
-      has = (ax: number) => s.some((se) => se.on && se.axis == ax),
-      lab = (x: number, ax: number) => +x.toFixed(2) + this.ax[ax];
+      Y = (x: number, ax: number) => T + ph - ((x - r[ax][0]) / (r[ax][1] - r[ax][0])) * ph;
+    if (pw < 20 || ph < 20) return;
     // grid + y labels
     c.lineWidth = 1;
     c.strokeStyle = cols["--bd"];
@@ -180,15 +179,15 @@ export class Chart {
       c.lineTo(L + pw, y);
       c.stroke();
       c.textAlign = "right";
-      if (has(0)) c.fillText(lab(r[0][1] - ((r[0][1] - r[0][0]) * g) / 4, 0), L - 8, y);
+      c.fillText(labs[0][g], L - 8, y);
       c.textAlign = "left";
-      if (has(1)) c.fillText(lab(r[1][1] - ((r[1][1] - r[1][0]) * g) / 4, 1), L + pw + 8, y);
+      c.fillText(labs[1][g], L + pw + 8, y);
     }
     // time ticks, relative to the view's end
     font(12);
     c.textAlign = "center";
     c.textBaseline = "top";
-    const st = [1, 2, 5, 10, 15, 30, 60].find((x) => this.win / x <= 6) || 60;
+    const st = [1, 2, 5, 10, 15, 30, 60].find((x) => this.win / x <= Math.min(6, pw / 60)) || 60;
     for (let k = 0; k * st <= this.win + 1e-9; k++) {
       const x = L + pw - (k * st * pw) / this.win,
         sec = k * st;
@@ -227,7 +226,7 @@ export class Chart {
       gr.addColorStop(0, col + "38");
       gr.addColorStop(1, col + "00");
       c.fillStyle = gr;
-      c.fill(fill);
+      if (!se.axis) c.fill(fill); // only under the left-axis series: stacked fills turn to mud
       c.strokeStyle = col;
       c.lineWidth = 2;
       c.stroke(line);

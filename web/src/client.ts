@@ -130,7 +130,9 @@ export function connect(opts: Options = {}): Client {
     s.onopen = () => {
       openedAt = Date.now();
       emit("open", { attempt: tries });
-      if (topics.size) call("subscribe", { topics: [...topics.keys()] }).catch(quiet);
+      // all topics in one request; if the device refuses the batch, one by one
+      const ts = [...topics.keys()];
+      if (ts.length) call("subscribe", { topics: ts }).catch(() => ts.forEach((t) => call("subscribe", { topics: [t] }).catch(quiet)));
       pending.forEach((p) => {
         if (!p.s) s.send(p.m), (p.s = true);
       });
@@ -221,7 +223,11 @@ export function connect(opts: Options = {}): Client {
     }
   }
 
-  if (typeof addEventListener == "function") addEventListener("online", () => client.reconnect());
+  // back online, or back to the tab: try now rather than at the end of a long backoff
+  if (typeof document == "object") {
+    addEventListener("online", () => client.reconnect());
+    document.addEventListener("visibilitychange", () => document.hidden || client.reconnect());
+  }
   Promise.resolve().then(open); // lets the caller attach onState first
 
   const client: Client = {

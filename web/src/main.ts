@@ -36,7 +36,7 @@ function toast(msg: string) {
   toastT = setTimeout(() => t.classList.remove("show"), 4500);
 }
 
-const dev = connect();
+const dev = connect({ protocols: "sprat.v1" });
 const quiet = () => {};
 
 // ---- device clock: seconds since boot → wall-clock time -------------------------------
@@ -59,19 +59,9 @@ function connText(s: State, i: StateInfo) {
       : retryAt ? `Offline · retrying in ${Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))} s` : "Disconnected",
   );
 }
-dev.onState((s, i) => {
-  document.body.dataset.conn = s;
-  retryAt = i.retryIn ? Date.now() + i.retryIn : 0;
-  connText(s, i);
-  $("retry").hidden = s != "closed" || !retryAt;
-  for (const id of ["led", "level", "save"]) $<HTMLInputElement>(id).disabled = s != "open";
-  if (s == "open") onOpen();
-  else if (lastSeen) txt("s-age", "last update " + new Date(lastSeen).toTimeString().slice(0, 8));
-});
-$("retry").onclick = () => dev.reconnect();
 
 function onOpen() {
-  txt("s-age", "");
+  $("s-age").textContent = "";
   refreshStatus();
   dev.call("control.get").then(showCtl, quiet);
   dev.call("settings.get").then(fillSettings, quiet);
@@ -144,9 +134,11 @@ const vals = series.map((se, k) => {
   $("legend").append(b);
   return (x: number) => (v.firstChild!.textContent = isFinite(x) ? x.toFixed(series[k].dec) : "—");
 });
-const chart = new Chart($<HTMLCanvasElement>("chart"), series, ["°", "%"], (t) => clock(t, true), () => {
+const cv = $<HTMLCanvasElement>("chart");
+const chart = new Chart(cv, series, ["°", "%"], (t) => clock(t, true), () => {
   series.forEach((_, k) => vals[k](chart.last(k)));
-  txt("rate", chart.paused ? "Paused" : chart.dt ? (1 / chart.dt).toFixed(1) + " updates/s" : "");
+  cv.setAttribute("aria-label", "Telemetry chart. Latest: " + series.map((se, k) => `${se.name} ${chart.last(k).toFixed(se.dec)} ${se.unit}`).join(", "));
+  $("rate").textContent = chart.paused ? "Paused" : dev.state == "open" && chart.dt ? (1 / chart.dt).toFixed(1) + " updates/s" : "";
 });
 dev.subscribe("telemetry", (p) => {
   if (!p) return;
@@ -213,6 +205,8 @@ function fieldErr(name: string, msg: string) {
 function fillSettings(s: any) {
   if (!s) return;
   setName(s.name);
+  if (s.name) txt("s-name", s.name);
+  if (s.telemetryMs) txt("s-tele", `every ${num(s.telemetryMs)} ms`);
   // fields being edited keep what the user typed
   for (const i of fields()) if (!i.dataset.dirty && s[i.name] != null) i.value = s[i.name];
 }
@@ -363,3 +357,19 @@ rb.onclick = async () => {
   }
 };
 $("reload").onclick = () => location.reload();
+
+// ---- connection state (last: its listener runs at once and touches everything above) ----
+dev.onState((s, i) => {
+  document.body.dataset.conn = s;
+  retryAt = i.retryIn ? Date.now() + i.retryIn : 0;
+  connText(s, i);
+  $("retry").hidden = s != "closed" || !retryAt;
+  for (const id of ["led", "level", "save"]) $<HTMLInputElement>(id).disabled = s != "open";
+  chart.kick();
+  if (s == "open") onOpen();
+  else if (lastSeen) txt("s-age", "last update " + new Date(lastSeen).toTimeString().slice(0, 8));
+});
+$("retry").onclick = () => dev.reconnect();
+
+// a handle for the browser console and the end-to-end tests
+(window as any).sprat = { dev, chart };

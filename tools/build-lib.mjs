@@ -8,13 +8,14 @@ import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import { findProblems, lineCol } from "./gate.mjs";
 import { profileModule } from "./profiles.mjs";
 
-const PROFILE_ID = "sprat:profile";
+const PROFILE_ID = "sprat:profile", RUNTIME_ID = "sprat:runtime";
 
 /** Bakes the profile's values in as the module `sprat:profile`. */
+/** ...and `sprat:runtime` as the binding the profile names (src/runtime/<runtime>.ts). */
 export function profilePlugin(profile) {
   return {
     name: "sprat-profile",
-    resolveId: (id) => (id === PROFILE_ID ? "\0" + PROFILE_ID : null),
+    resolveId: (id) => (id === PROFILE_ID ? "\0" + PROFILE_ID : id === RUNTIME_ID ? resolve(`src/runtime/${profile.values.runtime}.ts`) : null),
     load: (id) => (id === "\0" + PROFILE_ID ? profileModule(profile) : null),
   };
 }
@@ -82,7 +83,7 @@ export const TERSER = {
 export function bundleConfig(profile, { input = "src/app/main.ts", outDir = `build/${profile.name}`, quiet = false } = {}) {
   return {
     input,
-    external: (id) => !id.startsWith(".") && !id.startsWith("/") && !id.startsWith("\0") && id !== PROFILE_ID,
+    external: (id) => !id.startsWith(".") && !id.startsWith("/") && !id.startsWith("\0") && id !== PROFILE_ID && id !== RUNTIME_ID,
     plugins: [
       profilePlugin(profile),
       typescript({ tsconfig: "tsconfig.json", sourceMap: true, inlineSources: false, noEmitOnError: true, include: ["src/**/*.ts", "test/fixtures/**/*.ts"] }),

@@ -2,7 +2,7 @@
 // connection), per-connection state as a few `_` properties on the socket itself, one
 // sweep timer for every timeout.
 import { HttpReader, Req } from "../core/http";
-import { store, listen as bind } from "../runtime/espruino";
+import { store, listen as bind } from "sprat:runtime";
 import * as P from "sprat:profile";
 
 // Per-socket state:
@@ -103,7 +103,10 @@ function onDrain(this: any) {
   var s = this;
   s._w = 0;
   if (s._u) return s._u.drain(s);
-  if (s._z) pump(s);
+  if (s._z) {
+    s._d = now() + P.idleTimeout; // a slow download is progress, not idleness
+    pump(s);
+  }
 }
 
 function onClose(this: any) {

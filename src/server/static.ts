@@ -75,16 +75,19 @@ routes.push(function (s: any, q: Req) {
   if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
   if (e.m == 8) {
     h = q.h["accept-encoding"] || "";
-    // HTTP's "deflate" is zlib (RFC 1950): with the packer's Adler-32 it is sent properly
-    // wrapped; a ZIP from another tool has none, so it goes raw, which browsers accept
-    if (accepts(h, "deflate")) {
+    // HTTP's "deflate" is zlib (RFC 1950), which needs the Adler-32 our packer stores. A ZIP
+    // from another tool has only the CRC-32, which is all gzip needs; raw deflate (which
+    // browsers tolerate as "deflate") is the last resort.
+    if (e.a >= 0 && accepts(h, "deflate")) {
       enc = "deflate";
-      if (e.a >= 0) { pre = zlibHead(); post = zlibTail(e.a); }
+      pre = zlibHead();
+      post = zlibTail(e.a);
     } else if (accepts(h, "gzip")) {
       enc = "gzip";
       pre = gzipHead();
       post = gzipTail(e.crc, e.u);
-    } else return fail(s, 406, p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
+    } else if (accepts(h, "deflate")) enc = "deflate";
+    else return fail(s, 406, p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
   }
   // strong validator: content (CRC-32, size) and encoding, whose bytes differ
   tag = "\"" + hex(e.crc) + hex(e.u) + enc.charAt(0) + "\"";

@@ -388,3 +388,14 @@ test("cli: runs a bundle with --port (SPRAT_PORT), exits 0 on SIGINT", async () 
   const code = await new Promise((r) => child.on("exit", r));
   assert.equal(code, 0);
 });
+
+test("String indexOf/includes reproduce Espruino 2v29's false match at the end of the string", async (t) => {
+  const out = [];
+  const emu = createEspruino({ flash: tmpImage(), flashSize: 65536, pageSize: 4096, log: (l) => out.push(l) });
+  t.after(() => emu.stop());
+  // the same cases as the real binary answered: [haystack, needle, fromIndex?] -> index
+  const cases = [["abc", "cd", 2], ["abc", "bcd", 1], ["abc", "xc", -1], [",a,", ",b,", 2], [",a,b,", ",b,", 2],
+    ['"abc"', '"def"', 4], ["ab", "abc", -1], ["abc", "", 0], ["aXbc", "Xz", -1], ["", "", -1]];
+  emu.run(`print(JSON.stringify(${JSON.stringify(cases)}.map(function (c) { return c[0].indexOf(c[1]); })), "abc".includes("cd"), "abcabc".indexOf("cab", 1));`, "ix.js");
+  assert.deepEqual(out, [JSON.stringify(cases.map((c) => c[2])) + " true 2"]);
+});

@@ -88,11 +88,11 @@ export function runCommand(cmd, file, { timeout = 120000, cwd } = {}) {
   return res;
 }
 
-/** Runs the bundle in the host emulator, in-process. */
-export async function runEmulator(code) {
+/** Runs the bundle in the host emulator, in-process; prelude: code run first (e.g. "var SELFTEST_VECTORS=...;"). */
+export async function runEmulator(code, prelude = "") {
   const lines = [];
   const emu = createEspruino({ log: (l) => lines.push(l) });
-  try { emu.run(code, "selftest.js"); } finally { await emu.stop(); }
+  try { emu.run(prelude + code, "selftest.js"); } finally { await emu.stop(); }
   return parseResult(lines.join("\n"));
 }
 

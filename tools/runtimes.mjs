@@ -70,6 +70,11 @@ export function canConnect(port, ms = 250) {
   });
 }
 
+// Readiness is "the port accepts connections": someone else's server there would fool it.
+async function portIsFree(port) {
+  if (await canConnect(port)) throw new Error(`127.0.0.1:${port} is already in use`);
+}
+
 /**
  * The local addresses listening on `port`, from /proc/net/tcp and /proc/net/tcp6 (Linux):
  * e.g. ["127.0.0.1:8080"], ["0.0.0.0:8080"], ["[::]:8080"].
@@ -175,7 +180,8 @@ async function supervise(name, child, { port, cwd, flash, graceMs, timeout, clea
   if (child.stdin) child.stdin.on("error", () => {}); // EPIPE once it is gone
   const exited = new Promise((resolve) => {
     child.on("error", (e) => { spawnError = e; if (child.pid === undefined) { exitInfo = { code: null, signal: null, error: e }; live.delete(child); poke(); resolve(exitInfo); } });
-    child.on("exit", (code, signal) => { exitInfo = { code, signal }; live.delete(child); poke(); resolve(exitInfo); });
+    // "close", not "exit": by then all of its output has been read
+    child.on("close", (code, signal) => { exitInfo = { code, signal }; live.delete(child); poke(); resolve(exitInfo); });
   });
   const describeExit = () => spawnError ? `could not start (${spawnError.message})` :
     `exited (${exitInfo.signal ? "signal " + exitInfo.signal : "code " + exitInfo.code})`;
@@ -247,6 +253,7 @@ export async function startEspruino(opts = {}) {
   const code = bundleBytes(opts);
   const shim = loopbackShim();
   const P = port || await freePort();
+  await portIsFree(P);
   const ownCwd = !opts.cwd;
   const cwd = ownCwd ? fs.mkdtempSync(path.join(os.tmpdir(), "sprat-espruino-")) : path.resolve(opts.cwd);
   fs.mkdirSync(cwd, { recursive: true });
@@ -292,6 +299,7 @@ export async function startEmulator(opts = {}) {
   const { port = 0, flashSize = ESPRUINO_FLASH.flashSize, pageSize = ESPRUINO_FLASH.pageSize, storage, timeout = 5000, onOutput } = opts;
   const code = bundleBytes(opts);
   const P = port || await freePort();
+  await portIsFree(P);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sprat-emu-run-"));
   const flash = opts.flash ? path.resolve(opts.flash) : path.join(tmp, "emulator.flash");
   if (opts.flash && opts.keepFlash === false) fs.rmSync(flash, { force: true });

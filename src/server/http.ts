@@ -2,6 +2,7 @@
 // connection), per-connection state as a few `_` properties on the socket itself, one
 // sweep timer for every timeout.
 import { HttpReader, Req } from "../core/http";
+import { find } from "../core/str";
 import { store, listen as bind } from "sprat:runtime";
 import * as P from "sprat:profile";
 
@@ -24,7 +25,7 @@ export var now = function () { return Date.now(); };
 var REASONS = "200OK|101Switching Protocols|204No Content|304Not Modified|400Bad Request|401Unauthorized|403Forbidden|404Not Found|405Method Not Allowed|406Not Acceptable|408Request Timeout|411Length Required|413Content Too Large|414URI Too Long|415Unsupported Media Type|426Upgrade Required|431Request Header Fields Too Large|500Internal Server Error|501Not Implemented|503Service Unavailable|505HTTP Version Not Supported|507Insufficient Storage";
 
 function reason(code: number) {
-  var i = REASONS.indexOf(code + ""), j = REASONS.indexOf("|", i);
+  var i = find(REASONS, code + ""), j = REASONS.indexOf("|", i);
   return i < 0 ? "" : REASONS.substring(i + 3, j < 0 ? REASONS.length : j);
 }
 

@@ -1,6 +1,7 @@
 // Messaging for device apps: JSON request/response methods and publish/subscribe topics over
 // the /ws endpoint (docs/protocol.md), mirrored over REST as /api/<method>.
 import { Req } from "../core/http";
+import { find } from "../core/str";
 import { routes, reply, fail, conns, now } from "./http";
 import { endpoint, send, originOk, close } from "./ws";
 import * as P from "sprat:profile";
@@ -35,6 +36,7 @@ export function json(v: any): string {
   var s = JSON.stringify(v), o = "", i = 0, j: number, k: number, c: number;
   if (s === undefined) return "null";
   if (UNI) return s;
+  // (a JSON text never ends inside an escape, so plain indexOf is safe here)
   while ((j = s.indexOf("\\u00", i)) >= 0) {
     for (k = j; k > 0 && s.charAt(k - 1) == "\\"; k--);
     c = parseInt(s.substr(j + 4, 2), 16);
@@ -78,7 +80,7 @@ var builtin: { [name: string]: Method } = {
     var t = topics(p), i = 0;
     if (!t || !c) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
     if (!c._s) c._s = ",";
-    for (; i < t.length; i++) if (c._s.indexOf("," + t[i] + ",") < 0) c._s += t[i] + ",";
+    for (; i < t.length; i++) if (find(c._s, "," + t[i] + ",") < 0) c._s += t[i] + ",";
     return t;
   },
   unsubscribe: function (p: any, c: any) {
@@ -98,7 +100,7 @@ export function publish(topic: string, data: any) {
   var i = 0, s: any, m = "";
   for (; i < conns.length; i++) {
     s = conns[i];
-    if (s._u && s._s && s._s.indexOf("," + topic + ",") >= 0) {
+    if (s._u && s._s && find(s._s, "," + topic + ",") >= 0) {
       if (s._w > P.wsQueue) { if (!s._x) s._x = now(); continue; }
       send(s, m || (m = json({ method: topic, params: data })));
     }
@@ -148,7 +150,7 @@ routes.push(function (s: any, q: Req) {
   if (!originOk(q)) return fail(s, 403, "origin not allowed");
   if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
-    if (reads.indexOf("," + q.p.substr(5) + ",") < 0) return fail(s, methods.hasOwnProperty(q.p.substr(5)) ? 405 : 404, "", "Allow: POST\r\n");
+    if (find(reads, "," + q.p.substr(5) + ",") < 0) return fail(s, methods.hasOwnProperty(q.p.substr(5)) ? 405 : 404, "", "Allow: POST\r\n");
     return call(s, q, undefined);
   }
   if (q.m != "POST") return fail(s, 405, "", "Allow: GET, POST\r\n");

@@ -1,6 +1,7 @@
 // The web app: a ZIP in Storage, served entry by entry straight from flash. Deflated
 // entries go out as they are stored, wrapped for the encoding the client accepts.
 import { Req } from "../core/http";
+import { find } from "../core/str";
 import { zipIndex, zipEntry, zipData } from "../core/zip";
 import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
 import { store, head, fail, done, out, pump, routes, gen, bump } from "./http";
@@ -29,7 +30,7 @@ export function web(): any {
 var TYPES = "html text/html|js text/javascript|mjs text/javascript|css text/css|json application/json|svg image/svg+xml|txt text/plain|map application/json|png image/png|ico image/x-icon|jpg image/jpeg|jpeg image/jpeg|gif image/gif|webp image/webp|woff2 font/woff2|wasm application/wasm|";
 
 function type(p: string): string {
-  var e = p.substr(p.lastIndexOf(".") + 1).toLowerCase(), i = TYPES.indexOf(e + " "), t: string;
+  var e = p.substr(p.lastIndexOf(".") + 1).toLowerCase(), i = find(TYPES, e + " "), t: string;
   if (i < 0 || (i && TYPES.charAt(i - 1) != "|")) return "application/octet-stream";
   t = TYPES.substring(i + e.length + 1, TYPES.indexOf("|", i));
   return t.charAt(0) == "t" || e == "json" || e == "svg" ? t + "; charset=utf-8" : t;
@@ -93,7 +94,7 @@ routes.push(function (s: any, q: Req) {
   tag = "\"" + hex(e.crc) + hex(e.u) + enc.charAt(0) + "\"";
   h = "ETag: " + tag + "\r\nVary: Accept-Encoding\r\nCache-Control: " + (hashed(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
   im = q.h["if-none-match"];
-  if (im && (im.indexOf(tag) >= 0 || im.trim() == "*")) {
+  if (im && (find(im, tag) >= 0 || im.trim() == "*")) {
     head(s, 304, h, -1);
     return done(s);
   }

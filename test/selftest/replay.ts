@@ -66,9 +66,12 @@ function copy(o: any): any {
   return r;
 }
 
+// One-byte pieces. substr, not charAt: on Espruino's Unicode builds (Linux) charAt/[i] of a
+// byte >= 0x80 gives a UTF-8 string, and joining such strings gives one whose indexOf and
+// substring disagree, which no socket ever delivers.
 function chars(s: string): string[] {
   var a: string[] = [], i = 0;
-  for (; i < s.length; i++) a.push(s.charAt(i));
+  for (; i < s.length; i++) a.push(s.substr(i, 1));
   return a;
 }
 
@@ -297,9 +300,11 @@ export function zipCase(c: any): void {
 
 export interface Result { passed: number; failed: number; failures: string[] }
 
-export function replayAll(V: any): Result {
+// progress(name) is called before each vector (for finding a vector that hangs).
+export function replayAll(V: any, progress?: (name: string) => void): Result {
   var res: Result = { passed: 0, failed: 0, failures: [] }, i: number,
     one = function (name: string, f: () => void) {
+      if (progress) progress(name);
       try {
         f();
         res.passed++;

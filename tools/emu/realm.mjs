@@ -50,6 +50,23 @@ const EXTRAS = `
   globalThis.InternalError = function InternalError(message) { this.message = message; };
   InternalError.prototype.toString = function () { return "InternalError: " + this.message; };
   globalThis.global = globalThis;
+  // Espruino 2v29's forward String indexOf/includes run past the last full position and
+  // report a match where the string's tail is a prefix of the needle ("abc".indexOf("cd")
+  // is 2; jswrap_string_indexOf, checked on the 2v29 binary). Reproduced so CI catches it.
+  (function (P) {
+    var ix = P.indexOf;
+    P.indexOf = function (n, from) {
+      var s = String(this), r = ix.call(s, n, from), i, end;
+      n = String(n);
+      if (!s.length) return -1;
+      if (r >= 0 || n.length < 2 || n.length > s.length) return n.length > s.length ? -1 : r;
+      end = s.length - n.length + 1;
+      i = from > 0 ? Math.min(Math.floor(from), end) : 0;
+      for (; i < s.length; i++) if (n.substr(0, s.length - i) === s.substr(i)) return i;
+      return -1;
+    };
+    P.includes = function (n, from) { return this.indexOf(n, from) >= 0; };
+  })(String.prototype);
   // Board builds have no Unicode: JSON.stringify escapes every char >= 0x7F as a 4-hex escape
   // (uppercase hex), so UTF-8 bytes in strings come out escaped (checked on 2v29).
   (function (str) {

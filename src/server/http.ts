@@ -11,7 +11,7 @@ import * as P from "sprat:profile";
 // _d deadline (ms) the sweep acts on, 0 none          _a what the deadline means (T_*)
 // _w bytes written since the last 'drain'             _u upgraded: the WebSocket endpoint
 // _z/_f/_e/_t/_g a static response in flight: ZIP string, position, end, tail, generation
-// _b request body so far, _y the route taking it, _m the request's method
+// _b request body so far, _y the route taking it, _m the request's method, _l HTTP/1.0
 
 export var conns: any[] = [];
 var T_HEAD = 1, T_IDLE = 2;
@@ -32,8 +32,9 @@ function reason(code: number) {
 /** Writes a status line and headers (each "Name: value\r\n"); the body follows with write(). */
 export function head(s: any, code: number, hdrs: string, len: number) {
   var h = "HTTP/1.1 " + code + " " + reason(code) + "\r\n" + hdrs;
-  if (len >= 0) h += "Content-Length: " + len + "\r\n";
-  if (!s._k) h += "Connection: close\r\n";
+  if (len >= 0 && code != 204) h += "Content-Length: " + len + "\r\n";
+  // HTTP/1.0 clients keep the connection only when told so
+  h += !s._k ? "Connection: close\r\n" : s._l ? "Connection: keep-alive\r\n" : "";
   out(s, h + "\r\n");
 }
 
@@ -58,7 +59,10 @@ export function fail(s: any, code: number, msg?: string, hdrs?: string): any {
 /** The response is complete: read the next request, or close. Returns true (routes answered). */
 export function done(s: any): any {
   s._z = s._b = s._y = 0;
-  if (!s._k) return s.end() || 1;
+  if (!s._k) {
+    s._r = 0; // nothing more is read from a connection being closed
+    return s.end() || 1;
+  }
   cur = s;
   s._d = now() + P.idleTimeout;
   s._a = T_IDLE;
@@ -73,6 +77,7 @@ var H = {
     s._d = now() + P.idleTimeout; // the head is in: from here on, inactivity is the limit
     s._a = T_IDLE;
     s._k = q.k;
+    s._l = !q.v;
     s._m = q.m;
     while (i < routes.length) if (routes[i++](s, q)) return;
     fail(s, 404);
@@ -89,6 +94,7 @@ var cur: any;
 function onData(this: any, d: string) {
   var s = cur = this, e: number;
   if (s._u) return s._u.data(s, d);
+  if (!s._r) return;
   if (!s._a || s._a == T_IDLE && !s._z && !s._y) {
     s._d = now() + P.headTimeout; // a request starts: the whole head must arrive in time
     s._a = T_HEAD;
@@ -118,6 +124,9 @@ function onClose(this: any) {
 }
 
 function onConn(s: any) {
+  // A client that closed before this callback ran never gets 'close' delivered (Espruino
+  // queues the callback after accept), but writing to its socket throws: leave it alone.
+  try { s.write(""); } catch (e) { return; }
   s._w = 0;
   s.on("close", onClose);
   if (conns.length >= P.maxClients) {
@@ -157,11 +166,15 @@ function sweep() {
   var t = now(), i = conns.length, s: any;
   while (i--) {
     s = conns[i];
-    if (s._u) s._u.tick(s, t);
-    else if (s._d && t > s._d) {
-      s._d = 0;
-      // a stalled head gets a 408 it may never read; an idle keep-alive just closes
-      if (s._a == T_HEAD && !s._z) { s._k = false; fail(s, 408); } else s.end();
+    try {
+      if (s._u) s._u.tick(s, t);
+      else if (s._d && t > s._d) {
+        s._d = 0;
+        // a stalled head gets a 408 it may never read; an idle keep-alive just closes
+        if (s._a == T_HEAD && !s._z) { s._k = false; fail(s, 408); } else s.end();
+      }
+    } catch (e) {
+      onClose.call(s); // "This socket is closed": its 'close' never reached us
     }
   }
 }

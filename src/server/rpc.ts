@@ -140,8 +140,13 @@ function cors(q: Req): string {
 function call(s: any, q: Req, params: any): any {
   run({ id: 0, method: q.p.substr(5), params: params }, 0, function (res: any) {
     if (!s._r) return; // the client left meanwhile
-    return reply(s, res.error ? STATUS[res.error.code] || 500 : 200, JSON_T, json(res.error ? { error: res.error } : res.result), cors(q));
+    reply(s, res.error ? STATUS[res.error.code] || 500 : 200, JSON_T, json(res.error ? { error: res.error } : res.result), cors(q));
   });
+  return 1;
+}
+
+function err(s: any, q: Req, status: number, code: number, msg: string, hdrs?: string) {
+  return reply(s, status, JSON_T, json({ error: rpcError(code, msg) }), cors(q) + (hdrs || ""));
 }
 
 routes.push(function (s: any, q: Req) {
@@ -150,10 +155,10 @@ routes.push(function (s: any, q: Req) {
   if (!originOk(q)) return fail(s, 403, "origin not allowed");
   if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
-    if (find(reads, "," + q.p.substr(5) + ",") < 0) return fail(s, methods.hasOwnProperty(q.p.substr(5)) ? 405 : 404, "", "Allow: POST\r\n");
+    if (methods.hasOwnProperty(q.p.substr(5)) && find(reads, "," + q.p.substr(5) + ",") < 0) return err(s, q, 405, -32600, "this method changes state: use POST", "Allow: POST\r\n");
     return call(s, q, undefined);
   }
-  if (q.m != "POST") return fail(s, 405, "", "Allow: GET, POST\r\n");
+  if (q.m != "POST") return err(s, q, 405, -32600, "use GET or POST", "Allow: GET, POST\r\n");
   if (q.n > P.maxBody) return fail(s, 413, "at most " + P.maxBody + " bytes");
   if (!q.n) return call(s, q, undefined);
   s._b = "";
@@ -161,7 +166,7 @@ routes.push(function (s: any, q: Req) {
     var p: any;
     s._b += d;
     if (!end) return;
-    try { p = JSON.parse(s._b); } catch (e) { return fail(s, 400, "invalid JSON"); }
+    try { p = JSON.parse(s._b); } catch (e) { return err(s, q, 400, -32700, "invalid JSON"); }
     call(s, q, p);
   };
   return 1;

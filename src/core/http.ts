@@ -25,6 +25,10 @@ export interface HttpHandler {
   b(data: string, end: boolean): void;
 }
 
+// Espruino 2v2x's String indexOf also "finds" a needle of two or more chars whose start
+// matches the end of the string ("abc".indexOf("cd") == 2): here only single chars are
+// searched for; longer strings are compared with == on a substr.
+
 // Hex digit value, or -1 (also for NaN past the end of a string).
 export function hx(c: number): number {
   return c > 47 && c < 58 ? c - 48 : (c |= 32) > 96 && c < 103 ? c - 87 : -1;
@@ -33,20 +37,16 @@ export function hx(c: number): number {
 // Percent-decode to a binary string. null on a bad escape or any NUL (raw or %00),
 // so that no later C-string API can be fooled into truncating a path.
 export function pct(s: string): string | null {
-  var o = "", i = 0, c: number, a: number;
-  for (; i < s.length; i++) {
-    c = s.charCodeAt(i);
-    if (c == 37) {
-      // a < 0 unless both digits are hex: -1 * 16 + (0..15) and x * 16 - 1 are negative
-      a = hx(s.charCodeAt(i + 1)) * 16;
-      c = hx(s.charCodeAt(i += 2));
-      if (a < 0 || c < 0) return null;
-      c += a;
-    }
-    if (!c) return null;
-    o += String.fromCharCode(c);
+  var a = s.split("%"), o = a[0], i = 0, t: string, x: number, y: number;
+  // each piece after a "%" starts with the two hex digits of one byte
+  while (++i < a.length) {
+    t = a[i];
+    x = hx(t.charCodeAt(0));
+    y = hx(t.charCodeAt(1));
+    if ((x | y) < 0) return null;
+    o += String.fromCharCode(x * 16 + y) + t.substr(2);
   }
-  return o;
+  return o.indexOf("\0") < 0 ? o : null;
 }
 
 // Resolve "." and ".." segments and collapse empty ones. null if ".." would climb above
@@ -57,8 +57,7 @@ export function norm(path: string): string | null {
   for (; i < a.length; i++) {
     s = a[i];
     if (s == "..") {
-      if (!o.length) return null;
-      o.pop();
+      if (!o.pop()) return null;   // nothing to pop: segments are never ""
     } else if (s && s != ".") o.push(s);
   }
   return "/" + o.join("/") + (o.length && (!s || s == "." || s == "..") ? "/" : "");
@@ -74,7 +73,7 @@ function trim(s: string): string {
 
 // Is token t (lowercase) in the comma-separated list v? (Connection, Upgrade, ...)
 export function tok(v: string | undefined, t: string): boolean {
-  var a = v ? v.toLowerCase().split(",") : [], i = 0;
+  var a = (v || "").toLowerCase().split(","), i = 0;
   for (; i < a.length; i++) if (trim(a[i]) == t) return true;
   return false;
 }
@@ -88,9 +87,21 @@ function only(s: string, c0: number, c1: number, x: string): boolean {
   return true;
 }
 
-// RFC 9110 token (method, field name): one or more visible chars but no delimiters.
+// RFC 9110 token chars (method, field name; callers rule out ""): visible, no delimiter.
+// A JS loop per char is slow on Espruino, so first a native test: encodeURIComponent
+// leaves exactly A-Z a-z 0-9 and -_.!~*'() alone, all tchars but "(" and ")". Only
+// whether it changed anything counts (its output is wrong above 0x7F on Espruino).
 function token(s: string): boolean {
-  return s != "" && only(s, 33, 126, "\"(),/:;<=>?@[\\]{}");
+  return encodeURIComponent(s) == s && s.indexOf("(") < 0 && s.indexOf(")") < 0 ||
+    only(s, 33, 126, "\"(),/:;<=>?@[\\]{}");
+}
+
+// A field value (binary string) holds no CTL but HTAB, and no DEL; obs-text (>= 0x80) is
+// fine. Native test first: JSON.stringify escapes every CTL (and " and \; Espruino also
+// DEL and >= 0x80), so if it only added the quotes there is no CTL.
+function value(s: string): boolean {
+  return JSON.stringify(s).length == s.length + 2 && s.indexOf("\x7f") < 0 ||
+    only(s.split("\t").join(""), 32, 255, "\x7f");
 }
 
 // Content-Length, or -1 if invalid. A list of identical values ("5, 5", also what
@@ -116,37 +127,35 @@ function clen(v: string): number {
 // Check order: syntax 400, version 505, method 501, target 400.
 function reqLine(l: string): any {
   var a = l.indexOf(" "), z = l.lastIndexOf(" "), m = l.substr(0, a), u = l.substring(a + 1, z),
-    v = l.substr(z + 1), x = v.charCodeAt(5) - 48, y = v.charCodeAt(7) - 48, w = u, i: number, p: any;
+    v = l.substr(z + 1), x = v.charCodeAt(5) - 48, y = v.charCodeAt(7) - 48, w: string[], w2: string[], i: number, p: any, sc: string;
   // exactly two SPs (the target has no SP or CTL, only visible ASCII), a token method,
   // and exactly "HTTP/" DIGIT "." DIGIT: rebuilt from the digit values, any other char
   // (not a single digit) gives a different string
   if (a < 1 || !token(m) || !u || !only(u, 33, 126, "") || v != "HTTP/" + x + "." + y) return 400;
   if (x != 1 || y > 1) return 505;
-  if (" GET HEAD POST PUT DELETE OPTIONS PATCH ".indexOf(" " + m + " ") < 0) return 501;
-  if (u == "*") {
-    if (m != "OPTIONS") return 400;
-  } else if (u.charAt(0) != "/") {
-    // absolute-form (RFC 9112 §3.2.2: servers must accept it): drop scheme and authority;
-    // the path keeps a leading "/" ("/" + "/a" collapses in norm) or is "/" when absent
-    i = u.indexOf("://");
-    p = u.substr(0, i).toLowerCase();
-    if (p != "http" && p != "https") return 400;
-    for (i += 3; i < u.length && "/?".indexOf(u.charAt(i)) < 0; i++);
-    w = "/" + u.substr(i);
+  if (["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"].indexOf(m) < 0) return 501;
+  w = u.split("?");
+  p = w.shift();
+  if (p.charAt(0) != "/" && u != "*") {
+    // absolute-form (RFC 9112 §3.2.2: servers must accept it): drop scheme and authority
+    i = p.indexOf(":");
+    sc = p.substr(0, i).toLowerCase();
+    w2 = p.substr(i + 3).split("/");
+    // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid
+    if (sc != "http" && sc != "https" || p.substr(i, 3) != "://" || !w2[0]) return 400;
+    p = "/" + w2.slice(1).join("/");
   }
-  i = w.indexOf("?");
-  p = w == "*" ? w : pct(i < 0 ? w : w.substr(0, i));
-  if (p === null || (p != "*" && (p = norm(p)) === null)) return 400;
-  return { m: m, u: u, p: p, q: i < 0 ? "" : w.substr(i + 1), v: y, h: {} };
+  // "*" only for OPTIONS (RFC 9112 §3.2.4); pct and norm are null on a bad path
+  p = u == "*" ? m == "OPTIONS" && u : (p = pct(p)) && norm(p);
+  return p ? { m: m, u: u, p: p, q: w.join("?"), v: y, h: {} } : 400;
 }
 
 // One header line into the field map h; a status on error, else 0.
 function field(h: any, l: string): number {
   var z = l.indexOf(":"), k = l.substring(0, z).toLowerCase(), x = trim(l.substr(z + 1));
   // no colon, empty name, whitespace before the colon or an obs-fold line (leading
-  // SP/HTAB) all fail the token check: 400, as RFC 9112 §5.1/§5.2 allow. Values (binary
-  // strings): no CTL but HTAB, no DEL; obs-text (>= 0x80) is kept.
-  if (!token(k) || k == "__proto__" || !only(x.split("\t").join(""), 32, 255, "\x7f")) return 400;
+  // SP/HTAB) all fail the token check: 400, as RFC 9112 §5.1/§5.2 allow.
+  if (z < 1 || !token(k) || k == "__proto__" || !value(x)) return 400;
   if (h.hasOwnProperty(k)) {
     if (k == "host") return 400;   // RFC 9112 §3.2: more than one Host is a 400
     x = h[k] + ", " + x;
@@ -210,61 +219,58 @@ function head(r: any, hd: HttpHandler): number {
   return -1;
 }
 
+// Runs the reader as far as the bytes and the server allow, and returns the status
+// (0 while fine). A call from inside a handler (push() or next() from q()/b()) only
+// leaves its mark in the state: the running loop goes on with it.
 function run(r: any, h: HttpHandler): number {
   var b: string, k: number;
-  r._g = 1;
-  try {
-    while (r._s < 3) {
-      b = r._b;
-      if (r._s == 2) {
-        // waiting: pipelined bytes only pile up, so cap them like a head
-        if (b.length > r._l.head) r._s = 431;
-        break;
+  if (!r._g) {
+    r._g = 1;
+    try {
+      while (r._s < 2) {
+        b = r._b;
+        if (r._s) {
+          if (!b) break;
+          k = b.length < r._r ? b.length : r._r;
+          r._b = b.substr(k);
+          if (!(r._r -= k)) {
+            r._s = r._x ? 0 : 2;
+            r._x = 0;
+          }
+          h.b(k < b.length ? b.substr(0, k) : b, !r._r);
+        } else if (k = head(r, h)) {
+          if (k > 0) r._s = k;
+        } else break;
       }
-      if (r._s == 1) {
-        if (!b) break;
-        k = b.length < r._r ? b.length : r._r;
-        r._b = b.substr(k);
-        if (!(r._r -= k)) {
-          r._s = r._x ? 0 : 2;
-          r._x = 0;
-        }
-        h.b(k < b.length ? b.substr(0, k) : b, !r._r);
-      } else {
-        k = head(r, h);
-        if (k > 0) r._s = k;
-        if (k >= 0) break;
-      }
+      // waiting: pipelined bytes only pile up, so cap them like a head
+      if (r._s == 2 && r._b.length > r._l.head) r._s = 431;
+    } finally {
+      r._g = 0;
     }
-  } finally {
-    r._g = 0;
   }
   return r._s > 2 ? r._s : 0;
 }
 
-HttpReader.prototype.push = function (this: any, d: string, h: HttpHandler): number {
-  if (this._s < 3) {
-    this._b = this._b ? this._b + d : d;
-    if (!this._g) return run(this, h);
-  }
-  return this._s > 2 ? this._s : 0;
+var P = HttpReader.prototype;
+
+P.push = function (this: any, d: string, h: HttpHandler): number {
+  // no copy of d while the buffer is empty (the usual case)
+  if (this._s < 3) this._b = this._b ? this._b + d : d;
+  return run(this, h);
 };
 
 // The server finished answering the current request. Called from inside q()/b() it only
 // flips the state and the running loop goes on; called before the body has fully arrived,
 // the rest of the body is still read (and passed to b()) and then the next head follows.
-HttpReader.prototype.next = function (this: any, h: HttpHandler): number {
+P.next = function (this: any, h: HttpHandler): number {
   if (this._s == 1) this._x = 1;
-  if (this._s == 2) {
-    this._s = 0;
-    if (!this._g) return run(this, h);
-  }
-  return this._s > 2 ? this._s : 0;
+  if (this._s == 2) this._s = 0;
+  return run(this, h);
 };
 
 // Hands over (and forgets) the bytes after the current request, e.g. the first
 // WebSocket frames that arrived with an Upgrade request.
-HttpReader.prototype.rest = function (this: any): string {
+P.rest = function (this: any): string {
   var b = this._b;
   this._b = "";
   return b;

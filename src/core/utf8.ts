@@ -21,8 +21,9 @@ export function utf8(st: number, s: string, i: number, to: number): number {
     }
     // ASCII fast path (most payloads are ASCII JSON). On Espruino a range is
     // ASCII iff its bytes sum the same as Uint8 and as Int8: two native sums
-    // instead of a slow JS loop; galloping block sizes find the next non-ASCII byte.
-    if (b && s.charCodeAt(i) < 128) for (n = 16; n > 15;) {
+    // instead of a slow JS loop. All the rest is tried first (usually it is all
+    // ASCII); else halving, then doubling block sizes find the next non-ASCII byte.
+    if (b && s.charCodeAt(i) < 128) for (n = to - i; n > 15;) {
       if (n > to - i) n = to - i;
       if (n > 15 && E.sum(new Uint8Array(b, i, n)) == E.sum(new Int8Array(b, i, n))) i += n, n *= 2;
       else n >>= 1;

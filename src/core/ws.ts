@@ -40,18 +40,13 @@ export function validKey(k: string): boolean {
   return true;
 }
 
-function u32(n: number): string {
-  return String.fromCharCode(n >>> 24, n >> 16 & 255, n >> 8 & 255, n & 255);
-}
-
 // Server -> client frame header (servers never mask).
 export function header(op: number, len: number, fin: boolean): string {
-  var b = String.fromCharCode((fin ? 128 : 0) | op), hi: number;
-  if (len < 126) return b + String.fromCharCode(len);
-  if (len < 65536) return b + String.fromCharCode(126, len >> 8, len & 255);
-  // no Math.pow, no bit ops on values >= 2^32
-  hi = len / 4294967296 | 0;
-  return b + "\x7f" + u32(hi) + u32(len - hi * 4294967296);
+  var n = len < 126 ? 0 : len < 65536 ? 2 : 8, x = "",
+    h = String.fromCharCode(fin ? op | 128 : op, n > 2 ? 127 : n ? 126 : len);
+  // n-byte big-endian extended length; % and / stay exact beyond 2^32, bit operations do not
+  for (; n--; len = (len - len % 256) / 256) x = String.fromCharCode(len % 256) + x;
+  return h + x;
 }
 
 // Close frame with code and (UTF-8) reason; no code -> empty payload.
@@ -59,12 +54,9 @@ export function closeFrame(code?: number, reason?: string): string {
   var p = "", n = 123;
   if (code) {
     p = reason || "";
-    if (p.length > n) {
-      // cut on a character boundary so the peer does not see invalid UTF-8
-      while ((p.charCodeAt(n) & 0xc0) == 0x80) n--;
-      p = p.substr(0, n);
-    }
-    p = String.fromCharCode(code >> 8 & 255, code & 255) + p;
+    // at most 123 bytes, cut on a character boundary so the peer does not see invalid UTF-8
+    while ((p.charCodeAt(n) & 0xc0) == 0x80) n--;
+    p = String.fromCharCode(code >> 8, code & 255) + p.substr(0, n);
   }
   return header(8, p.length, true) + p;
 }
@@ -78,20 +70,21 @@ export function validCode(c: number): boolean {
 // XOR with the 4-byte mask key, starting at key byte pos.
 export function unmask(d: string, key: string, pos: number): string {
   var n = d.length, i = 0, j = 0, a: any, u: any, m: number, r = "";
+  key = (key + key).substr(pos & 3, 4);   // rotated: byte i of d goes with key byte i & 3
   if (typeof E != "undefined" && E.toUint8Array) {
     // Espruino: per-byte string building is slow; XOR 32-bit words in place
     // (E.toUint8Array gives a fresh buffer at offset 0; Espruino is little-endian)
     u = E.toUint8Array(d);
     a = new Uint32Array(u.buffer, 0, n >> 2);
-    m = key.charCodeAt(pos & 3) | key.charCodeAt(pos + 1 & 3) << 8 |
-      key.charCodeAt(pos + 2 & 3) << 16 | key.charCodeAt(pos + 3 & 3) << 24;
-    for (j = a.length; i < j; i++) a[i] ^= m;
-    for (i = j * 4; i < n; i++) u[i] ^= key.charCodeAt(pos + i & 3);
+    m = new Uint32Array(E.toUint8Array(key).buffer)[0];
+    // (counting down: fewer operations per word for an interpreter)
+    for (i = j = a.length; i--;) a[i] ^= m;
+    for (i = j * 4; i < n; i++) u[i] ^= key.charCodeAt(i & 3);
     return E.toString(u);
   }
   a = [];
   while (i < n) {
-    a[j++] = d.charCodeAt(i) ^ key.charCodeAt(pos + i++ & 3);
+    a[j++] = d.charCodeAt(i) ^ key.charCodeAt(i++ & 3);
     // fromCharCode.apply in chunks: engines cap the argument count
     if (j > 4095 || i == n) {
       r += String.fromCharCode.apply(null, a);
@@ -119,8 +112,8 @@ export function WsReader(this: any, max: number, lim?: number) {
 
 WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number {
   var t = this, n = d.length, i = 0, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
-  if (t._x) return t._x > 0 ? t._x : 0;
   for (;;) {
+    if (t._x) return t._x > 0 ? t._x : 0;
     if (!t._k) {
       if (i >= n) return 0;
       h = t._h + d.substr(i, 14 - t._h.length);
@@ -134,9 +127,10 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
       l &= 127;
       e = l < 126 ? 2 : l < 127 ? 4 : 10;
       if (h.length < e + 4) { t._h = h; return 0; }
-      if (e == 10 && (h.charCodeAt(2) || h.charCodeAt(3) > 31)) return t._x = 1009;
-      if (l > 125) for (l = 0, j = 2; j < e; j++) l = l * 256 + h.charCodeAt(j);
-      if (t._L && l > t._L || t._m && op < 8 && t._b.length + l > t._m) return t._x = 1009;
+      for (j = 2, l > 125 && (l = 0); j < e; j++) l = l * 256 + h.charCodeAt(j);
+      // 2^53 and above (a 64-bit length with its high word over 0x1FFFFF) is no exact
+      // number any more: too big whatever the limits
+      if (l > 9007199254740991 || t._L && l > t._L || t._m && op < 8 && t._b.length + l > t._m) return t._x = 1009;
       i += e + 4 - t._h.length;
       t._k = h.substr(e, 4);
       t._h = "";
@@ -149,29 +143,25 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
     l = t._l < n - i ? t._l : n - i;
     p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, t._p) : "";
     i += l;
-    t._l -= l;
     t._p = t._p + l & 3;
+    if (!(t._l -= l)) t._k = "";
     b = t._f;
     op = b & 15;
-    e = !t._l ? b & 128 : 0; // frame done and FIN: message complete
+    e = t._k ? 0 : b & 128; // frame done and FIN: message complete
     if (op & 8) {
       t._h += p;
-      if (t._l) return 0;
+      if (t._k) return 0;
       p = t._h;
       t._h = "";
-      t._k = "";
       if (op == 8) {
         l = p.length;
         if (l == 1 || l && !validCode(p.charCodeAt(0) << 8 | p.charCodeAt(1))) return t._x = 1002;
         if (utf8(0, p, 2, l)) return t._x = 1007;
-        t._x = -1;
-        hd.c(op, p);
-        return 0;
+        t._x = -1;   // later bytes are ignored
       }
       hd.c(op, p);
     } else {
       if (t._o == 1 && l && (t._u = utf8(t._u, p, 0, l)) < 0 || e && t._u) return t._x = 1007;
-      if (!t._l) t._k = "";
       op = t._o;
       if (e) t._o = 0;
       if (!t._m) {
@@ -185,6 +175,6 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
         }
       }
     }
-    if (i >= n) return 0;
+    if (t._k) return 0;   // all of d was payload of an unfinished frame
   }
 };

@@ -16,32 +16,32 @@ export function u32(s: string, i: number): number {
 // path (no leading "/") → offset of its central-directory record, or an error message.
 // Look-ups must check `typeof idx[p] == "number"`: inherited names ("constructor") are not.
 export function zipIndex(read: Read, size: number): { [path: string]: number } | string {
-  var n = size < 65557 ? size : 65557, t = read(size - n, n), e = t.lastIndexOf("PK\x05\x06"),
-    o: any = {}, cd: string, off: number, sz: number, p = 0, k: number, nm: string, f: number;
+  var n = size < 65557 ? size : 65557, t = read(size - n, n), e = t.lastIndexOf("PK\x05\x06"), M = 4294967295,
+    o: any = {}, cd: string, off: number, sz: number, p = 0, q: number, k: number, nm: string, f: number;
   // the EOCD is the signature whose comment length reaches exactly the end of the file
+  // (so n >= 22 once found: bytes past the end read as 0)
   while (e >= 0 && e + 22 + u16(t, e + 20) != n) e = e ? t.lastIndexOf("PK\x05\x06", e - 1) : -1;
-  if (e < 0 || n < 22) return "no EOCD";
+  if (e < 0) return "no EOCD";
   k = u16(t, e + 10);
   sz = u32(t, e + 12);
   off = u32(t, e + 16);
-  if (k == 65535 || u16(t, e + 8) == 65535 || sz == 4294967295 || off == 4294967295 ||
+  if (k == 65535 || u16(t, e + 8) == 65535 || sz == M || off == M ||
     e >= 20 && t.substr(e - 20, 4) == "PK\x06\x07") return "ZIP64";
   if (u16(t, e + 4) | u16(t, e + 6) || u16(t, e + 8) != k) return "multi-disk";
-  e += size - n;
-  if (off + sz > e) return "truncated";
+  if (off + sz > e + size - n) return "truncated";
   cd = read(off, sz);
-  while (k--) {
-    if (p + 46 > sz) return "truncated";
+  for (; k--; p = q) {
+    // the record with its name, extra field and comment (past the end reads as 0)
+    q = p + 46 + u16(cd, p + 28) + u16(cd, p + 30) + u16(cd, p + 32);
+    if (q > sz) return "truncated";
     if (u32(cd, p) != 0x02014b50) return "bad signature";
     nm = cd.substr(p + 46, u16(cd, p + 28));
     f = u16(cd, p + 10);
     if (u16(cd, p + 8) & 1) return "encrypted: " + nm;
     if (f && f != 8) return "method " + f + ": " + nm;
-    if (u32(cd, p + 20) == 4294967295 || u32(cd, p + 24) == 4294967295 || u32(cd, p + 42) == 4294967295) return "ZIP64";
+    if (u32(cd, p + 20) == M || u32(cd, p + 24) == M || u32(cd, p + 42) == M) return "ZIP64";
     if (u32(cd, p + 42) + 30 + u32(cd, p + 20) > off) return "truncated";
-    if (nm.charAt(nm.length - 1) != "/" && nm != "__proto__") o[nm] = off + p;
-    p += 46 + u16(cd, p + 28) + u16(cd, p + 30) + u16(cd, p + 32);
-    if (p > sz) return "truncated";
+    if (nm.substr(-1) != "/" && nm != "__proto__") o[nm] = off + p;
   }
   return o;
 }
@@ -49,11 +49,14 @@ export function zipIndex(read: Read, size: number): { [path: string]: number } |
 export function zipEntry(read: Read, cd: number): Entry {
   var r = read(cd, 46), c = read(cd + 46 + u16(r, 28) + u16(r, 30), u16(r, 32)), a = -1, i = 4, d: number;
   // sprat's packer stores "a32=" + 8 hex digits (Adler-32 of the data) as the file comment,
-  // so a zlib stream can be served without reading the data twice
-  if (c.substr(0, 4) == "a32=" && c.length >= 12) {
-    for (a = 0; i < 12 && a >= 0; i++) {
-      d = hx(c.charCodeAt(i));
-      a = d < 0 ? -1 : a * 16 + d;
+  // so a zlib stream can be served without reading the data twice (past the end: hx is -1)
+  if (c.substr(0, 4) == "a32=") {
+    for (a = 0; i < 12; i++) {
+      if ((d = hx(c.charCodeAt(i))) < 0) {
+        a = -1;
+        break;
+      }
+      a = a * 16 + d;
     }
   }
   return { m: u16(r, 10), c: u32(r, 20), u: u32(r, 24), crc: u32(r, 16), lh: u32(r, 42), a: a };

@@ -1,5 +1,6 @@
 // WebSocket endpoints over the HTTP server's connections (RFC 6455).
 import { Req, tok } from "../core/http";
+import { find } from "../core/str";
 import { WsReader, acceptKey, validKey, header, closeFrame, GUID } from "../core/ws";
 import { routes, fail, out, now, conns } from "./http";
 import * as P from "sprat:profile";
@@ -26,7 +27,7 @@ export var origins = P.origins ? P.origins.split(",") : [];
 /** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser). */
 export function originOk(q: Req): boolean {
   var o = q.h.origin;
-  return !o || o.substr(o.indexOf("://") + 3) == q.h.host || origins.indexOf(o) >= 0;
+  return !o || o.substr(find(o, "://") + 3) == q.h.host && find(o, "://") > 0 || origins.indexOf(o) >= 0;
 }
 
 // Per-socket state once upgraded (besides http.ts's): _p the endpoint, _c close sent,

@@ -45,7 +45,9 @@ async function api(base, method, params) {
   return { status: r.status, body: await r.json() };
 }
 
-test("dashboard end to end", { skip, timeout: 180000 }, async (t) => {
+// The same browser test on each runtime: the emulator always, Espruino for Linux when set.
+const RUNTIMES = [["emulator", skip], ["espruino", skip || (!process.env.ESPRUINO_BIN && "ESPRUINO_BIN not set: real Espruino tests skipped (see README 'Real runtimes')")]];
+for (const [runtime, rtSkip] of RUNTIMES) test(`dashboard end to end (${runtime})`, { skip: rtSkip, timeout: 180000 }, async (t) => {
   const { startHost } = await import(pathToFileURL(HELPER).href);
   const { chromium } = await import("playwright-core");
   const { buildWeb } = await import("../tools/build-web.mjs");
@@ -55,7 +57,7 @@ test("dashboard end to end", { skip, timeout: 180000 }, async (t) => {
   await buildWeb({ out: zip, stage: path.join(tmp, "web"), quiet: true });
   fs.mkdirSync(SHOTS, { recursive: true });
 
-  let host = await startHost({ flash, zip });
+  let host = await startHost({ flash, zip, runtime });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   t.after(async () => {
     await browser.close();
@@ -75,7 +77,7 @@ test("dashboard end to end", { skip, timeout: 180000 }, async (t) => {
     await page.waitForSelector("body[data-conn=open]", WAIT);
     return { page, responses };
   }
-  const shot = (page, name, full = true) => page.screenshot({ path: path.join(SHOTS, `e2e-${name}.png`), fullPage: full });
+  const shot = (page, name, full = true) => page.screenshot({ path: path.join(SHOTS, `e2e-${runtime}-${name}.png`), fullPage: full });
 
   const a = await open("A");
   const b = await open("B", { colorScheme: "dark" });
@@ -152,7 +154,7 @@ test("dashboard end to end", { skip, timeout: 180000 }, async (t) => {
     await b.page.close();
     await host.stop();
     host = null;
-    host = await startHost({ flash, zip });
+    host = await startHost({ flash, zip, runtime });
     const c = await open("C");
     await c.page.waitForFunction((n) => document.querySelector("#f-name").value === n, NAME, WAIT);
     assert.equal(await c.page.inputValue("#f-telemetryMs"), "150");

@@ -1,14 +1,22 @@
-// Starts the host bundle (as `npm start` does) for browser tests: { url, stop() }.
+// Starts the device bundle for browser tests, as `npm start` does: { url, stop() }.
+// runtime "emulator" (the host profile) or "espruino" (the linux profile on ESPRUINO_BIN).
 // The same `flash` path again means the same Storage, so settings survive a restart.
-import { readFileSync } from "node:fs";
-import { startEmulator } from "../../tools/runtimes.mjs";
+import { readFileSync, mkdirSync } from "node:fs";
+import { startEmulator, startEspruino } from "../../tools/runtimes.mjs";
 import { loadProfile } from "../../tools/profiles.mjs";
 
-export async function startHost({ flash, zip } = {}) {
-  const p = loadProfile("board-profiles/host.json").values;
-  const rt = await startEmulator({
-    bundle: "build/host/app.min.js", flash, flashSize: p.storageSize, pageSize: p.storagePage,
-    storage: zip ? { [p.webFile]: Buffer.isBuffer(zip) ? zip : readFileSync(zip) } : undefined,
-  });
+export async function startHost({ flash, zip, runtime = "emulator" } = {}) {
+  const espruino = runtime === "espruino";
+  const name = espruino ? "linux" : "host", p = loadProfile(`board-profiles/${name}.json`).values;
+  const storage = zip ? { [p.webFile]: Buffer.isBuffer(zip) ? zip : readFileSync(zip) } : undefined;
+  const bundle = `build/${name}/app.min.js`;
+  let rt;
+  if (espruino) {
+    // Espruino for Linux keeps Storage in ./espruino.flash: one folder per flash path
+    mkdirSync(flash + ".d", { recursive: true });
+    rt = await startEspruino({ bundle, cwd: flash + ".d", keepFlash: true, storage });
+  } else {
+    rt = await startEmulator({ bundle, flash, flashSize: p.storageSize, pageSize: p.storagePage, storage });
+  }
   return { url: `http://127.0.0.1:${rt.port}/`, port: rt.port, stop: () => rt.stop(), output: () => rt.output() };
 }

@@ -1,6 +1,7 @@
 // The example device app: the dashboard's methods and topics (docs/protocol.md).
 import * as P from "sprat:profile";
-import { start, store, method, rpcError, publish, clients, onClient } from "../server/index";
+import { start, store, method, rpcError, publish, clients, onClient, onWeb } from "../server/index";
+import * as network from "../runtime/network";
 
 var T0 = Date.now(), SETTINGS = "sprat.json";
 var state = { led: false, level: 40 };
@@ -100,12 +101,13 @@ method("settings.set", function (p: any) {
 
 method("log.get", function () { return logs; }, true);
 
+onWeb(log); // web-app updates and roll-backs (docs/ota.md)
 onClient(function () { log("info", "client connected (" + clients() + " now)"); },
   function () { log("info", "client left (" + clients() + " now)"); });
 
 load();
 apply();
 schedule();
-start();
+network.up(start); // the profile's network first (src/runtime/network.ts)
 log("info", "sprat started on " + P.profileName);
 console.log("sprat (" + P.profileName + ") listening on port " + (typeof SPRAT_PORT == "number" ? SPRAT_PORT : P.port));

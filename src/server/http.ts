@@ -22,7 +22,7 @@ export var routes: ((s: any, q: Req) => any)[] = [];
 
 export var now = function () { return Date.now(); };
 
-var REASONS = "200OK|101Switching Protocols|204No Content|304Not Modified|400Bad Request|401Unauthorized|403Forbidden|404Not Found|405Method Not Allowed|406Not Acceptable|408Request Timeout|411Length Required|413Content Too Large|414URI Too Long|415Unsupported Media Type|426Upgrade Required|431Request Header Fields Too Large|500Internal Server Error|501Not Implemented|503Service Unavailable|505HTTP Version Not Supported|507Insufficient Storage";
+var REASONS = "200OK|101Switching Protocols|204No Content|304Not Modified|400Bad Request|401Unauthorized|403Forbidden|404Not Found|405Method Not Allowed|406Not Acceptable|408Request Timeout|409Conflict|411Length Required|413Content Too Large|414URI Too Long|422Unprocessable Content|426Upgrade Required|431Request Header Fields Too Large|500Internal Server Error|501Not Implemented|503Service Unavailable|505HTTP Version Not Supported|507Insufficient Storage";
 
 function reason(code: number) {
   var i = find(REASONS, code + ""), j = REASONS.indexOf("|", i);

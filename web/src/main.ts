@@ -285,9 +285,21 @@ function upState(ok: boolean, info: string) {
   drop.classList.toggle("off", !ok || busy);
   file.disabled = rb.disabled = !ok || busy;
 }
+// web.info: {active, slots: [{name, size, crc, valid}], free, max, rollback}
+function webInfo(i: any): string {
+  if (!i || !Array.isArray(i.slots)) return "Ready for an update.";
+  const kb = (n: number) => (n / 1024).toFixed(1) + " KB";
+  const cur = i.slots.find((x: any) => x.name == i.active), prev = i.slots.find((x: any) => x.name != i.active);
+  return `Active: ${i.active}${cur && cur.valid ? ` (${kb(cur.size)}, CRC ${cur.crc})` : ""} · ` +
+    `previous: ${prev && prev.valid ? kb(prev.size) + (i.rollback ? ", can roll back" : "") : "none"}` +
+    (typeof i.max == "number" ? ` · room for ${kb(i.max)}` : "");
+}
 function checkWeb() {
   dev.call("web.info").then(
-    (i) => upState(true, i && typeof i == "object" ? "Installed: " + Object.keys(i).map((k) => `${k} ${typeof i[k] == "object" ? JSON.stringify(i[k]) : i[k]}`).join(" · ") : "Ready for an update."),
+    (i) => {
+      upState(true, webInfo(i));
+      rb.disabled = rb.disabled || !(i && i.rollback);
+    },
     (e) => upState(false, e.code == -32601 ? "Web app update is not available on this firmware yet." : "Update status unknown: " + why(e)),
   );
 }

@@ -97,17 +97,16 @@ export function unmask(d: string, key: string, pos: number): string {
 
 // Incremental parser of client -> server frames. max > 0: buffer whole
 // messages up to max bytes; max == 0: stream pieces. lim: max frame payload.
-// State (one object per connection, no closures):
-// _x  0, a close code once failed, -1 once a close frame was delivered
+// State (one object per connection, no closures). A property exists only while it is not
+// 0/"": on Espruino each one costs a JsVar, and an idle client then holds just _m.
+// _x  a close code once failed, -1 once a close frame was delivered
 // _h  header bytes so far; during a control frame, its payload so far
-// _k  mask key ("" while reading a header), _f first header byte
+// _k  mask key (absent while reading a header), _f first header byte
 // _l  payload bytes left in the frame, _p mask position
-// _o  opcode of the open message (0 none), _u its UTF-8 state, _b its buffer
+// _o  opcode of the open message, _u its UTF-8 state, _b its buffer
 export function WsReader(this: any, max: number, lim?: number) {
-  this._m = max;
-  this._L = lim || 0;
-  this._x = this._f = this._l = this._p = this._o = this._u = 0;
-  this._h = this._k = this._b = "";
+  if (max) this._m = max;
+  if (lim) this._L = lim;
 }
 
 WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number {
@@ -116,7 +115,8 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
     if (t._x) return t._x > 0 ? t._x : 0;
     if (!t._k) {
       if (i >= n) return 0;
-      h = t._h + d.substr(i, 14 - t._h.length);
+      j = t._h ? t._h.length : 0;
+      h = (j ? t._h : "") + d.substr(i, 14 - j);
       if (h.length < 2) { t._h = h; return 0; }
       b = h.charCodeAt(0);
       op = b & 15;
@@ -130,29 +130,32 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
       for (j = 2, l > 125 && (l = 0); j < e; j++) l = l * 256 + h.charCodeAt(j);
       // 2^53 and above (a 64-bit length with its high word over 0x1FFFFF) is no exact
       // number any more: too big whatever the limits
-      if (l > 9007199254740991 || t._L && l > t._L || t._m && op < 8 && t._b.length + l > t._m) return t._x = 1009;
-      i += e + 4 - t._h.length;
+      if (l > 9007199254740991 || t._L && l > t._L || t._m && op < 8 && (t._b ? t._b.length : 0) + l > t._m) return t._x = 1009;
+      i += e + 4 - (t._h ? t._h.length : 0);
       t._k = h.substr(e, 4);
-      t._h = "";
+      delete t._h;
       t._f = b;
       t._l = l;
       t._p = 0;
-      if (op && op < 3) { t._o = op; t._u = 0; }
+      if (op && op < 3) t._o = op;
     }
     // payload (possibly none) of the current frame
     l = t._l < n - i ? t._l : n - i;
     p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, t._p) : "";
     i += l;
     t._p = t._p + l & 3;
-    if (!(t._l -= l)) t._k = "";
     b = t._f;
+    if (!(t._l -= l)) {
+      // the frame is done: back to reading a header, with no per-frame state left
+      delete t._k; delete t._f; delete t._l; delete t._p;
+    }
     op = b & 15;
     e = t._k ? 0 : b & 128; // frame done and FIN: message complete
     if (op & 8) {
-      t._h += p;
+      if (p) t._h = (t._h || "") + p;
       if (t._k) return 0;
-      p = t._h;
-      t._h = "";
+      p = t._h || "";
+      delete t._h;
       if (op == 8) {
         l = p.length;
         if (l == 1 || l && !validCode(p.charCodeAt(0) << 8 | p.charCodeAt(1))) return t._x = 1002;
@@ -161,16 +164,16 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
       }
       hd.c(op, p);
     } else {
-      if (t._o == 1 && l && (t._u = utf8(t._u, p, 0, l)) < 0 || e && t._u) return t._x = 1007;
+      if (t._o == 1 && l && (t._u = utf8(t._u || 0, p, 0, l)) < 0 || e && t._u) return t._x = 1007;
       op = t._o;
-      if (e) t._o = 0;
+      if (e) { delete t._o; delete t._u; }
       if (!t._m) {
         if (l || e) hd.m(op, p, !!e);
       } else {
-        t._b += p;
+        if (p) t._b = (t._b || "") + p;
         if (e) {
-          p = t._b;
-          t._b = "";
+          p = t._b || "";
+          delete t._b;
           hd.m(op, p, true);
         }
       }

@@ -3,7 +3,7 @@
 // sweep timer for every timeout.
 import { HttpReader, Req } from "../core/http";
 import { find } from "../core/str";
-import { store, listen as bind } from "sprat:runtime";
+import { store, file, listen as bind } from "sprat:runtime";
 import * as P from "sprat:profile";
 
 // Per-socket state:
@@ -118,6 +118,7 @@ function onDrain(this: any) {
 
 function onClose(this: any) {
   var s = this, i = conns.indexOf(s);
+  if (cur == s) cur = 0;
   if (i >= 0) conns.splice(i, 1);
   if (s._u) s._u.close(s);
   s._z = s._r = s._u = 0;
@@ -184,4 +185,4 @@ export function start(port?: number) {
   setInterval(sweep, 500);
 }
 
-export { store };
+export { store, file };

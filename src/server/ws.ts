@@ -54,7 +54,7 @@ function more(s: any) {
   var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
   out(s, header(s._n, d.length, fin) + d);
   s._n = 0;
-  if (fin) s._o = 0;
+  if (fin) { delete s._o; delete s._n; }
 }
 
 /** Starts the closing handshake; TCP is closed when the peer answers or after closeTimeout. */
@@ -87,7 +87,7 @@ var U = {
   data: function (s: any, d: string) {
     cur = s;
     if (!s._c) s._d = now() + P.pingInterval;
-    s._i = 0; // any traffic proves the peer alive
+    if (s._i) delete s._i; // any traffic proves the peer alive
     var e = s._r.push(d, R);
     if (e) {
       // a protocol violation: fail the connection with the reader's close code
@@ -97,15 +97,18 @@ var U = {
     }
   },
   drain: function (s: any) {
-    s._x = 0;
+    if (s._x) delete s._x;
     if (s._o) more(s);
     else if (s._p.drain) s._p.drain(s);
   },
-  close: function (s: any) { if (s._p.close) s._p.close(s); },
+  close: function (s: any) {
+    if (cur == s) cur = 0;
+    if (s._p.close) s._p.close(s);
+  },
   tick: function (s: any, t: number) {
     if (s._x && t - s._x > P.pongTimeout) {
       // the client stopped reading: drop what it cannot take instead of filling RAM
-      s._x = 0;
+      delete s._x;
       close(s, 1008, "too slow");
     } else if (t > s._d) {
       if (s._c || s._i) s.end(); // no close reply, or no pong: the peer is gone
@@ -137,9 +140,12 @@ routes.push(function (s: any, q: Req) {
   out(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
     (P.nativeSha1 ? btoa(require("crypto").SHA1(k + GUID)) : acceptKey(k)) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
   rest = s._r.rest();
+  // every property costs a JsVar for as long as the client stays: HTTP's state goes, and
+  // the WebSocket flags below exist only while set
+  delete s._a; delete s._k; delete s._l; delete s._m; delete s._z; delete s._b; delete s._y;
+  delete s._f; delete s._e; delete s._t; delete s._g;
   s._u = U;
   s._p = ep;
-  s._c = s._i = s._x = s._o = 0;
   s._d = now() + P.pingInterval;
   s._r = new (WsReader as any)(ep.stream ? 0 : P.maxMessage);
   if (ep.open) ep.open(s);
@@ -154,7 +160,7 @@ if (P.echo) {
     msg: function (s: any, op: number, d: string, fin: boolean) {
       if (!d && !fin) return;
       out(s, header(s._v ? 0 : op, d.length, fin) + d);
-      s._v = !fin;
+      if (fin) delete s._v; else s._v = 1;
     }
   });
 }

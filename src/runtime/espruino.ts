@@ -7,3 +7,12 @@ export var store = require("Storage");
 export function listen(port: number, onConn: (s: any) => void) {
   return require("net").createServer(onConn).listen(port);
 }
+
+/**
+ * A whole Storage file to read piecewise: an object with `length` and `substr(off, len)`, or
+ * a falsy value if there is none. Espruino's Storage.read gives a memory-mapped string, which
+ * already is that (zero-copy); other runtimes return a view reading from flash on demand.
+ */
+export function file(name: string): any {
+  return store.read(name);
+}

@@ -29,6 +29,7 @@ import { packDir } from "./pack-web.mjs";
 import { ROOT, startEmulator, startEspruino, ESPRUINO_SKIP } from "./runtimes.mjs";
 import { sleep, connect, wsOpen, pingPong, pipelined, bigEcho, httpLoop, getOnce, handshakeLoop, pct, frame } from "./bench/clients.mjs";
 import { emulatorInstance, espruinoInstance } from "./bench/probes.mjs";
+import { browserSuite } from "./bench/browser.mjs";
 
 const OUT = path.join(ROOT, "build/bench");
 const ROUNDS = 5;          // alternating rounds per timed comparison
@@ -673,7 +674,9 @@ async function main() {
     const speed = await speedSuite(rt, bundle, built.push[rt], zips);
     progress(`${rt}: hot paths`);
     const hot = await hotSuite(rt, built.hot[rt], zips);
-    results[rt] = { profile: PROFILE_OF[rt], memory, speed, hot };
+    progress(`${rt}: dashboard in Chromium`);
+    const browser = await browserSuite(rt, path.join(ROOT, "build/web.zip"));
+    results[rt] = { profile: PROFILE_OF[rt], memory, speed, hot, browser };
   }
 
   const counts = runtimeNames.includes("espruino") ? "espruino" : "emulator";
@@ -684,6 +687,11 @@ async function main() {
     counts: counts === "espruino" ? "judged on Espruino for Linux" : "judged on the emulator: approximate, set ESPRUINO_BIN for real numbers",
   };
   const rows = table(size, results, runtimeNames);
+  for (const rt of runtimeNames) {
+    const b = results[rt].browser;
+    rows.push({ metric: "dashboard in Chromium: first contentful paint / first telemetry point, ms (median of fresh loads)", runtime: rt,
+      sprat: b.skip ? b.skip : `${b.fcp} / ${b.telemetry}`, baseline: "", ratio: "" });
+  }
   const bud = budgets(size, results, counts);
   const budgetLines = bud.map((b) => `${b.pass ? "PASS" : "FAIL"}  ${b.name}: ${b.value}`);
 

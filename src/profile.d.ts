@@ -19,13 +19,17 @@ declare module "sprat:profile" {
   export var wsQueue: number;
   export var headTimeout: number;
   export var idleTimeout: number;
+  export var keepAliveMax: number;
   export var pingInterval: number;
   export var pongTimeout: number;
   export var closeTimeout: number;
+  export var tokenTtl: number;
   export var echo: boolean;
   export var spaFallback: boolean;
   export var origins: string;
   export var nativeSha1: boolean;
+  export var publicRead: boolean;
+  export var hosts: string;
   export var deviceName: string;
   export var ledPin: string | null;
   export var analogPin: string | null;

@@ -22,7 +22,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const BUDGET = 18 * 1024;
 
 /**
- * opts: { out = "build/web.zip" (the ZIP), stage = <dir of out>/web (staging directory,
+ * opts: { out = "build/web.zip" (the ZIP), stage = <out without .zip>.stage (staging directory,
  * emptied first), src = "web", budget = BUDGET, quiet = false, log = console.log }.
  * Relative paths are relative to the repository root. Returns packDir's
  * { zip, entries } plus { out, stage, total } (total: packed bytes of all entries).
@@ -31,9 +31,11 @@ export async function buildWeb(opts = {}) {
   const at = (p) => path.resolve(ROOT, p);
   const src = at(opts.src || "web"),
     out = at(opts.out || "build/web.zip"),
-    stage = at(opts.stage || path.join(path.dirname(out), "web")),
+    stage = at(opts.stage || path.join(path.dirname(out), path.basename(out, ".zip") + ".stage")),
     log = opts.log || console.log,
     budget = opts.budget ?? BUDGET;
+  // the stage is emptied: never let it be (or contain) the sources
+  if (stage === src || src.startsWith(stage + path.sep)) throw new Error(`build-web: staging directory ${stage} would overwrite the sources in ${src}`);
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(stage, { recursive: true });
 

@@ -61,7 +61,7 @@ export function ensureBundle(profile, { log = () => {}, force = false } = {}) {
 export async function ensureWeb({ log = () => {}, force = false, out = path.join(ROOT, "build/web.zip") } = {}) {
   let built = 0;
   try { built = fs.statSync(out).mtimeMs; } catch { /* missing */ }
-  const stage = path.join(path.dirname(out), "web");
+  const stage = path.join(path.dirname(out), path.basename(out, ".zip") + ".stage"); // buildWeb's default
   if (!force && built && fs.existsSync(path.join(stage, "index.html")) &&
     built >= newest(["web", "tools/build-web.mjs", "tools/pack-web.mjs", "package-lock.json"])) return out;
   log(`building ${rel(out)}${built ? " (stale)" : ""}`);

@@ -8,9 +8,9 @@ import { join, basename } from "node:path";
 // A default of undefined means required.
 export const SCHEMA = {
   description: ["string", "", "what board this profile is for"],
-  runtime: [["espruino"], undefined, "the runtime binding the bundle uses"],
+  runtime: [["espruino", "kaluma"], undefined, "the runtime binding the bundle uses (src/runtime/<runtime>.ts; docs/runtimes.md)"],
   board: ["string", undefined, "process.env.BOARD the profile expects (upload refuses a mismatch)"],
-  network: [["none", "wifi", "espruino-wifi", "wiznet"], undefined, "how the board brings its network up"],
+  network: [["none", "wifi", "espruino-wifi", "wiznet", "kaluma-wifi"], undefined, "how the board brings its network up"],
   port: ["number", 80, "TCP port the server listens on"],
   storage: {
     storageSize: ["number", undefined, "bytes of Storage (flash) on the board"],
@@ -28,15 +28,19 @@ export const SCHEMA = {
     wsQueue: ["number", 8192, "bytes a WebSocket client may have queued before the slow-client policy applies"],
     headTimeout: ["number", 5000, "ms allowed to receive a request head"],
     idleTimeout: ["number", 30000, "ms a keep-alive connection may stay idle"],
+    keepAliveMax: ["number", 536, "responses with a body over this many bytes close the connection: Espruino leaves Nagle on, so on a kept-alive connection the client's delayed ACK stalls each one 40-200 ms (0: always keep alive)"],
     pingInterval: ["number", 20000, "ms between server pings on an idle WebSocket"],
     pongTimeout: ["number", 10000, "ms to wait for a pong before dropping the client"],
     closeTimeout: ["number", 3000, "ms to wait for the peer's close frame before closing TCP"],
+    tokenTtl: ["number", 43200000, "ms a session token from auth.login stays valid (12 h; docs/security.md)"],
   },
   features: {
     echo: ["boolean", false, "enable the /echo WebSocket conformance endpoint"],
     spaFallback: ["boolean", true, "unknown extension-less GETs serve index.html"],
     nativeSha1: ["boolean", true, "the firmware has require(\"crypto\").SHA1 (false bundles a JS SHA-1 for the WebSocket handshake)"],
     origins: ["string", "", "comma-separated extra origins allowed to open WebSockets and call the REST API (same origin always is)"],
+    publicRead: ["boolean", true, "with a device password set, read-only methods (and topics) stay open without a token"],
+    hosts: ["string", "", "comma-separated DNS names (besides IP addresses, single-label and .local/.lan/... names) the API and WebSockets answer to; \"*\": any (no DNS-rebinding check)"],
   },
   app: {
     deviceName: ["string", "sprat", "default device name"],
@@ -86,6 +90,11 @@ export function validate(file, json) {
   walk(SCHEMA, json, "");
   if (flat.webFile.length > 28) throw new Error(`${file}: storage.webFile: Storage names are at most 28 characters`);
   if (flat.chunk < 64) throw new Error(`${file}: limits.chunk: must be at least 64`);
+  // Kaluma has its own Wifi module and no require("crypto") (docs/runtimes.md)
+  const kaluma = flat.runtime === "kaluma";
+  if (kaluma !== (flat.network === "kaluma-wifi") && flat.network !== "none")
+    throw new Error(`${file}: network: "${flat.network}" is not a network of runtime "${flat.runtime}"`);
+  if (kaluma && flat.nativeSha1) throw new Error(`${file}: features.nativeSha1: Kaluma has no require("crypto"): set it to false`);
   return flat;
 }
 

@@ -14,6 +14,10 @@
 //   emulator  node tools/emu/cli.mjs as a child process (always available)
 //   espruino  Espruino for Linux (ESPRUINO_BIN), run with LD_PRELOAD=build/loopback-bind.so
 //             (tools/loopback-bind.c) so its servers and telnet bind 127.0.0.1, not 0.0.0.0
+//   kaluma-emu  node tools/kaluma-emu/cli.mjs (Kaluma on a Pico W, emulated; profile
+//             kaluma-picow). Not in the default list: the suites have Espruino-specific steps
+//             (Storage images, flash-fault shims). SPRAT_RUNTIMES=kaluma-emu (a comma list of
+//             names) picks runtimes by name instead; test/kaluma.test.mjs covers it in CI.
 //
 // Every start*() resolves once 127.0.0.1:<port> accepts TCP connections, with
 //   { name, port, pid, cwd, flash, output(), waitFor(pattern, ms), stop(), kill(), exited, stdin }
@@ -29,6 +33,7 @@ import { createEspruino } from "./emu/index.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const EMU_CLI = path.join(ROOT, "tools/emu/cli.mjs");
+const KALUMA_CLI = path.join(ROOT, "tools/kaluma-emu/cli.mjs");
 const SHIM_SRC = path.join(ROOT, "tools/loopback-bind.c");
 const SHIM_SO = path.join(ROOT, "build/loopback-bind.so");
 
@@ -318,15 +323,67 @@ export async function startEmulator(opts = {}) {
 }
 
 /**
+ * Writes files into a Kaluma emulator's LittleFS directory (one host file per file; other
+ * files stay). files: { name: Buffer | Uint8Array | string (UTF-8) }.
+ */
+export function writeKalumaFiles(dir, files) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, data] of Object.entries(files || {})) {
+    fs.writeFileSync(path.join(dir, name), typeof data === "string" ? Buffer.from(data, "utf8") : data);
+  }
+}
+
+/**
+ * The Kaluma emulator (node tools/kaluma-emu/cli.mjs) running the bundle, as a child process.
+ * opts: bundle (path) or code, port (0: a free one), storage ({ name: Buffer }: written into
+ *   the LittleFS directory first), cwd (default: a fresh temporary directory, removed by
+ *   stop()); the LittleFS directory is <cwd>/kaluma-lfs (the handle's `flash`), emptied first
+ *   unless keepFlash; wifi ({ ssid: password } the board can join), kv ({ key: value } in
+ *   Kaluma's storage), routing ("socket" | "shipped", tools/kaluma-emu/cyw43.mjs),
+ *   timeout (ms, 5000), onOutput(chunk).
+ */
+export async function startKalumaEmulator(opts = {}) {
+  const { port = 0, storage, keepFlash = false, timeout = 5000, onOutput, wifi = {}, kv = {}, routing } = opts;
+  const code = bundleBytes(opts);
+  const P = port || await freePort();
+  await portIsFree(P);
+  const ownCwd = !opts.cwd;
+  const cwd = ownCwd ? fs.mkdtempSync(path.join(os.tmpdir(), "sprat-kaluma-")) : path.resolve(opts.cwd);
+  const flash = path.join(cwd, "kaluma-lfs");
+  if (!keepFlash) fs.rmSync(flash, { recursive: true, force: true });
+  writeKalumaFiles(flash, storage);
+  let script = opts.bundle && opts.code === undefined ? path.resolve(opts.bundle) : null;
+  if (!script) { script = path.join(cwd, "kaluma-app.js"); fs.writeFileSync(script, code); }
+  const args = [KALUMA_CLI, script, "--flash", flash, "--port", String(P)];
+  for (const [k, v] of Object.entries(wifi)) args.push("--wifi", `${k}:${v}`);
+  for (const [k, v] of Object.entries(kv)) args.push("--kv", `${k}=${v}`);
+  if (routing) args.push("--routing", routing);
+  const child = spawn(process.execPath, args, { cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
+  const cleanup = () => { if (ownCwd) fs.rmSync(cwd, { recursive: true, force: true }); };
+  return supervise("kaluma-emu", child, { port: P, cwd, flash, graceMs: 2000, timeout, cleanup, onOutput });
+}
+
+const ALL = [
+  { name: "emulator", profile: "host", start: startEmulator },
+  { name: "espruino", profile: "linux", start: startEspruino, needs: "ESPRUINO_BIN", skipReason: ESPRUINO_SKIP },
+  { name: "kaluma-emu", profile: "kaluma-picow", start: startKalumaEmulator, optIn: true },
+];
+
+/**
  * The runtimes to run integration tests on: [{ name, profile, start }] (profile: which
  * board profile's bundle fits it). `.missing` lists the unavailable ones as
  * [{ name, profile, skipReason }] so a test can report ONE skip line each.
+ * SPRAT_RUNTIMES=name,name picks runtimes by name (kaluma-emu is only run that way).
  */
 export function runtimes() {
-  const list = [{ name: "emulator", profile: "host", start: startEmulator }];
-  const missing = [];
-  if (process.env.ESPRUINO_BIN) list.push({ name: "espruino", profile: "linux", start: startEspruino });
-  else missing.push({ name: "espruino", profile: "linux", skipReason: ESPRUINO_SKIP });
+  const only = (process.env.SPRAT_RUNTIMES || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = [], missing = [];
+  for (const r of ALL) {
+    if (only.length ? !only.includes(r.name) : r.optIn) continue;
+    const entry = { name: r.name, profile: r.profile, start: r.start };
+    if (r.needs && !process.env[r.needs]) missing.push({ name: r.name, profile: r.profile, skipReason: r.skipReason });
+    else list.push(entry);
+  }
   Object.defineProperty(list, "missing", { value: missing, enumerable: false });
   return list;
 }

@@ -1,6 +1,6 @@
 // The example device app: the dashboard's methods and topics (docs/protocol.md).
 import * as P from "sprat:profile";
-import { start, store, method, rpcError, publish, clients, onClient, onWeb } from "../server/index";
+import { start, store, method, rpcError, publish, clients, onClient, onWeb, save } from "../server/index";
 import * as network from "../runtime/network";
 
 var T0 = Date.now(), SETTINGS = "sprat.json";
@@ -27,7 +27,7 @@ function defaults() { return { name: P.deviceName, telemetryMs: P.telemetryMs };
 function validate(p: any, base: any) {
   var out: any = {}, errs: any = 0, k: string;
   for (k in base) out[k] = base[k];
-  if (!p || typeof p != "object") throw rpcError(-32602, "invalid params", { "": "an object of settings" });
+  if (!p || typeof p != "object" || Array.isArray(p)) throw rpcError(-32602, "invalid params", { "": "an object of settings" });
   for (k in p) {
     var e = CHECKS.hasOwnProperty(k) ? CHECKS[k](p[k]) : "unknown setting";
     if (e) (errs || (errs = {}))[k] = e;
@@ -76,6 +76,9 @@ method("status", function () {
   };
 }, true);
 
+// JsVars in use after a garbage collection (status's mem.used skips it: cheaper, noisier)
+method("mem", function () { return process.memory().usage; }, true);
+
 method("control.get", function () { return state; }, true);
 method("control.set", function (p: any) {
   if (!p || typeof p != "object" || p.led !== undefined && typeof p.led != "boolean" ||
@@ -91,7 +94,7 @@ method("control.set", function (p: any) {
 method("settings.get", function () { return settings; }, true);
 method("settings.set", function (p: any) {
   var next = validate(p, settings);
-  store.write(SETTINGS, JSON.stringify(next));
+  save(SETTINGS, JSON.stringify(next)); // Storage full: error -32004, old settings kept (in RAM and flash)
   settings = next;
   schedule();
   log("info", "settings saved");

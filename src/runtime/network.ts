@@ -12,6 +12,7 @@ import { store, routes, reply, fail } from "../server/index";
 import { pct } from "../core/http";
 
 declare var SPI2: any, B10: any, B13: any, B14: any, B15: any;
+declare var __netdev: any;
 
 export var WIFI = "wifi.json", AP = "sprat-setup";
 
@@ -112,9 +113,36 @@ function wiznet(cb: () => void) {
   cb();
 }
 
+/**
+ * Raspberry Pi Pico W on Kaluma: require("wifi").WiFi (src/modules/wifi/wifi.js in
+ * kaluma-project/kaluma): connect({ssid, password, enforce}, cb(err)) blocks until joined (at
+ * most 30 s); without wifi.json it takes the credentials Kaluma keeps in its `storage`
+ * (WIFI_SSID, WIFI_PASSWORD). wifiApMode({ssid, password, gateway}, cb(err)): Kaluma's access
+ * point is always WPA2, with a password of at least 8 characters (module_pico_cyw43.c), so the
+ * setup network's password is its name. The address is the net device's `ip` once the
+ * server's socket exists. docs/runtimes.md.
+ */
+function kwifi(cb: () => void) {
+  var W = require("wifi").WiFi, w = new W(), c = creds();
+  w.connect(c ? { ssid: c.ssid, password: c.password, enforce: true } : { enforce: true }, function (e: any) {
+    if (!e) {
+      cb();
+      return say(__netdev.ip || "unknown");
+    }
+    console.log("sprat: " + (c ? "cannot join " + c.ssid + ": " + (e.message || e) : "no wifi.json"));
+    routes.unshift(setupRoute);
+    w.wifiApMode({ ssid: AP, password: AP, gateway: "192.168.4.1" }, function (e2: any) {
+      if (e2) console.log("sprat: network failed: access point: " + (e2.message || e2));
+      else console.log("sprat: setup access point " + AP + " (password " + AP + "): join it and open http://192.168.4.1/setup");
+      cb();
+    });
+  });
+}
+
 /** Brings the profile's network up, then calls cb(). "none": at once. */
 export function up(cb: () => void) {
   if (P.network == "wifi" || P.network == "espruino-wifi") wifi(cb);
   else if (P.network == "wiznet") wiznet(cb);
+  else if (P.network == "kaluma-wifi") kwifi(cb);
   else cb();
 }

@@ -22,7 +22,7 @@ export var routes: ((s: any, q: Req) => any)[] = [];
 
 export var now = function () { return Date.now(); };
 
-var REASONS = "200OK|101Switching Protocols|204No Content|304Not Modified|400Bad Request|401Unauthorized|403Forbidden|404Not Found|405Method Not Allowed|406Not Acceptable|408Request Timeout|409Conflict|411Length Required|413Content Too Large|414URI Too Long|422Unprocessable Content|426Upgrade Required|431Request Header Fields Too Large|500Internal Server Error|501Not Implemented|503Service Unavailable|505HTTP Version Not Supported|507Insufficient Storage";
+var REASONS = "200OK|101Switching Protocols|204No Content|304Not Modified|400Bad Request|401Unauthorized|403Forbidden|404Not Found|405Method Not Allowed|406Not Acceptable|408Request Timeout|409Conflict|411Length Required|413Content Too Large|414URI Too Long|422Unprocessable Content|426Upgrade Required|429Too Many Requests|431Request Header Fields Too Large|500Internal Server Error|501Not Implemented|503Service Unavailable|505HTTP Version Not Supported|507Insufficient Storage";
 
 function reason(code: number) {
   var i = find(REASONS, code + ""), j = REASONS.indexOf("|", i);
@@ -31,6 +31,9 @@ function reason(code: number) {
 
 /** Writes a status line and headers (each "Name: value\r\n"); the body follows with write(). */
 export function head(s: any, code: number, hdrs: string, len: number) {
+  // A body over keepAliveMax bytes needs several TCP segments; with Nagle on (Espruino has no
+  // setNoDelay) the client's delayed ACK stalls it on a reused connection, not on a new one.
+  if (P.keepAliveMax && len > P.keepAliveMax && s._m != "HEAD") s._k = false;
   var h = "HTTP/1.1 " + code + " " + reason(code) + "\r\n" + hdrs;
   if (len >= 0 && code != 204) h += "Content-Length: " + len + "\r\n";
   // HTTP/1.0 clients keep the connection only when told so
@@ -172,7 +175,20 @@ function sweep() {
       else if (s._d && t > s._d) {
         s._d = 0;
         // a stalled head gets a 408 it may never read; an idle keep-alive just closes
-        if (s._a == T_HEAD && !s._z) { s._k = false; fail(s, 408); } else s.end();
+        if (s._a == T_HEAD && !s._z) {
+          s._k = false;
+          fail(s, 408);
+          s._a = T_IDLE; // if the 408 is never read either, the branch below drops the socket
+          s._d = now() + 1000;
+        }
+        else {
+          // a client that stopped reading keeps end() waiting for the send queue forever:
+          // one sweep later Espruino's "close now" flag drops the socket, queue and all
+          if (s._j) s.clsNow = 1;
+          s._j = 1;
+          s.end();
+          s._d = now() + 1000;
+        }
       }
     } catch (e) {
       onClose.call(s); // "This socket is closed": its 'close' never reached us

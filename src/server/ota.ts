@@ -13,10 +13,9 @@ import { store, routes, reply, out, now, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
 import { PTR, active, web } from "./static";
+// May this request change the web app? With a device password set: a Bearer token.
+import { allowed as auth } from "./auth";
 import * as P from "sprat:profile";
-
-/** May this request change the web app? (Issue 9 plugs a password/token check in here.) */
-export var auth = function (q: Req): boolean { return true; };
 
 var hook: any;
 /** fn(level, message) hears of updates, roll-backs and failed uploads (the app logs them). */
@@ -109,7 +108,7 @@ routes.unshift(function (s: any, q: Req) {
     o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i = 0, k = 0, d: number;
   // other methods (OPTIONS preflights too) go on to the REST mirror
   if (q.m != w || !originOk(q)) return false;
-  if (!auth(q)) return res(s, 401, "authentication required", c);
+  if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
   if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
   if (up) return res(s, 409, "an update is in progress", c);
   o = other();

@@ -2,8 +2,9 @@
 // the /ws endpoint (docs/protocol.md), mirrored over REST as /api/<method>.
 import { Req } from "../core/http";
 import { find } from "../core/str";
+import { utf8Escapes } from "../core/json";
 import { routes, reply, fail, conns, now } from "./http";
-import { endpoint, send, originOk, close } from "./ws";
+import { endpoint, send, originOk, close, deny } from "./ws";
 import * as P from "sprat:profile";
 
 export type Method = (params: any, client: any) => any;
@@ -27,6 +28,9 @@ export function rpcError(code: number, message: string, data?: any) {
 // JSON.stringify, which is already right for the wire; E.fromUTF8 returns false elsewhere.
 var UNI = typeof E != "undefined" && E.fromUTF8 && E.fromUTF8("") !== false;
 
+/** JSON text from a client; strings come out as UTF-8 bytes on every build. */
+function wire(t: string): any { return JSON.parse(UNI ? t : utf8Escapes(t)); }
+
 /**
  * JSON text as UTF-8 bytes. On board builds device strings are UTF-8 byte strings and
  * JSON.stringify escapes bytes >= 0x80 as \u00XX, which a browser would read as Latin-1:
@@ -47,17 +51,26 @@ export function json(v: any): string {
   return i ? o + s.substr(i) : s;
 }
 
+var gate: any = 0;
+/**
+ * Access control (auth.ts): fn(method, read, client, req) returns an rpcError to refuse the
+ * call, or 0. read: registered read-only, or a built-in (subscribe); client: the WebSocket
+ * (0 over REST); req: the REST request (undefined over WebSocket).
+ */
+export function guard(fn: (name: string, read: boolean, c: any, q?: Req) => any) { gate = fn; }
+
 // Runs a request object; calls back with the reply object (or nothing for notifications).
-function run(r: any, c: any, cb: (res: any) => void) {
-  var id = r && r.id, fn: Method, v: any, name = r && r.method;
+function run(r: any, c: any, cb: (res: any) => void, q?: Req) {
+  var id = r && r.id, fn: any, v: any, name = r && r.method;
   var end = function (e: any, v?: any) {
     if (id === undefined) return;
     if (e) cb({ id: id, error: typeof e == "object" && typeof e.code == "number" ? e : rpcError(-32603, "" + e) });
     else cb({ id: id, result: v === undefined ? null : v });
   };
   if (!r || typeof r != "object" || typeof name != "string") { id = id === undefined ? null : id; return end(rpcError(-32600, "invalid request")); }
-  fn = methods.hasOwnProperty(name) ? methods[name] : builtin[name];
+  fn = methods.hasOwnProperty(name) ? methods[name] : builtin.hasOwnProperty(name) ? builtin[name] : 0;
   if (!fn) return end(rpcError(-32601, "unknown method " + name));
+  if (gate && (v = gate(name, !methods.hasOwnProperty(name) || find(reads, "," + name + ",") >= 0, c, q))) return end(v);
   try {
     v = fn(r.params, c);
   } catch (e) {
@@ -123,14 +136,14 @@ endpoint("/ws", {
     if (op != 1) return close(s, 1003, "JSON text only");
     // replies pile up if a client sends requests without reading the answers
     if (s._w > 4 * P.wsQueue) return close(s, 1008, "too many requests");
-    try { r = JSON.parse(d); } catch (e) { return send(s, json({ id: null, error: rpcError(-32700, "invalid JSON") })); }
+    try { r = wire(d); } catch (e) { return send(s, json({ id: null, error: rpcError(-32700, "invalid JSON") })); }
     run(r, s, function (res: any) { send(s, json(res)); });
   }
 });
 
 // REST mirror: GET /api/<method> (no params) or POST with JSON params.
 var JSON_T = "application/json";
-var STATUS: { [code: string]: number } = { "-32700": 400, "-32600": 400, "-32602": 400, "-32601": 404, "-32001": 401 };
+var STATUS: { [code: string]: number } = { "-32700": 400, "-32600": 400, "-32602": 400, "-32601": 404, "-32001": 401, "-32003": 429, "-32004": 507 };
 
 function cors(q: Req): string {
   var o = q.h.origin;
@@ -140,8 +153,9 @@ function cors(q: Req): string {
 function call(s: any, q: Req, params: any): any {
   run({ id: 0, method: q.p.substr(5), params: params }, 0, function (res: any) {
     if (!s._r) return; // the client left meanwhile
-    reply(s, res.error ? STATUS[res.error.code] || 500 : 200, JSON_T, json(res.error ? { error: res.error } : res.result), cors(q));
-  });
+    var e = res.error, c = e ? STATUS[e.code] || 500 : 200;
+    reply(s, c, JSON_T, json(e ? { error: e } : res.result), cors(q) + (c == 401 ? "WWW-Authenticate: Bearer\r\n" : ""));
+  }, q);
   return 1;
 }
 
@@ -152,7 +166,7 @@ function err(s: any, q: Req, status: number, code: number, msg: string, hdrs?: s
 routes.push(function (s: any, q: Req) {
   if (q.p.substr(0, 5) != "/api/") return false;
   // a page on another site must not drive the device through the user's browser
-  if (!originOk(q)) return fail(s, 403, "origin not allowed");
+  if (!originOk(q)) return deny(s, q);
   if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
     if (methods.hasOwnProperty(q.p.substr(5)) && find(reads, "," + q.p.substr(5) + ",") < 0) return err(s, q, 405, -32600, "this method changes state: use POST", "Allow: POST\r\n");
@@ -166,7 +180,7 @@ routes.push(function (s: any, q: Req) {
     var p: any;
     s._b += d;
     if (!end) return;
-    try { p = JSON.parse(s._b); } catch (e) { return err(s, q, 400, -32700, "invalid JSON"); }
+    try { p = wire(s._b); } catch (e) { return err(s, q, 400, -32700, "invalid JSON"); }
     call(s, q, p);
   };
   return 1;

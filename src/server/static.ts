@@ -4,18 +4,19 @@ import { Req } from "../core/http";
 import { find } from "../core/str";
 import { zipIndex, zipEntry, zipData } from "../core/zip";
 import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
-import { store, head, fail, done, out, pump, routes, gen, bump } from "./http";
+import { store, file, head, fail, done, out, pump, routes, gen, bump } from "./http";
 import * as P from "sprat:profile";
 
 // The active ZIP's Storage name: a pointer file written by web-app updates, else the profile's.
 export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
-var idx: any, fp = "";
+// zip: the active ZIP as web() last read it (file(): a string or a view reading flash)
+var idx: any, fp = "", zip: any;
 
 /** The index of the active ZIP (path -> central-directory offset), or an error message. */
 export function web(): any {
-  var name = active(), z = store.read(name), f: string;
+  var name = active(), z = zip = file(name), f: string;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
   f = name + z.length + z.substr(z.length > 64 ? z.length - 64 : 0);
@@ -69,7 +70,7 @@ routes.push(function (s: any, q: Req) {
   cd = x[p];
   if (typeof cd != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) cd = x[p = "index.html"];
   if (typeof cd != "number") return fail(s, 404);
-  z = store.read(active());
+  z = zip;
   var rd = function (o: number, n: number) { return z.substr(o, n); };
   e = zipEntry(rd, cd);
   d = zipData(rd, e.lh);

@@ -24,10 +24,35 @@ export function endpoint(path: string, ep: Endpoint) { eps[path] = ep; }
 // Extra origins (besides the page's own) allowed to open sockets and call the REST API.
 export var origins = P.origins ? P.origins.split(",") : [];
 
-/** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser). */
+// Host names besides IP addresses and local ones (hostOk) the API answers to; "*": any.
+var hosts = "," + P.hosts + ",";
+
+/**
+ * DNS rebinding: a page on evil.example whose name the attacker re-points at the device is
+ * "same origin" to the browser, but its requests carry Host: evil.example. Allowed: no Host
+ * (HTTP/1.0), IP literals, single-label names and the non-public suffixes below (.local for
+ * mDNS), and the profile's hosts (docs/security.md).
+ */
+export function hostOk(h?: string): boolean {
+  var n = (h || "").toLowerCase(), i = n.lastIndexOf(":"), t: string;
+  if (!h || n.charAt(0) == "[" || P.hosts == "*") return true;
+  if (i >= 0) n = n.substr(0, i);
+  if (n.charAt(n.length - 1) == ".") n = n.substr(0, n.length - 1);
+  i = n.lastIndexOf(".");
+  t = n.substr(i + 1); // the top-level label (an IPv4 address's is a number)
+  return i < 0 || t != "" && +t == +t || find(",local,lan,home,internal,localdomain,localhost,", "," + t + ",") >= 0 ||
+    n.substr(-10) == ".home.arpa" || find(hosts, "," + n + ",") >= 0;
+}
+
+/** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser); and hostOk. */
 export function originOk(q: Req): boolean {
   var o = q.h.origin;
-  return !o || o.substr(find(o, "://") + 3) == q.h.host && find(o, "://") > 0 || origins.indexOf(o) >= 0;
+  return hostOk(q.h.host) && (!o || o.substr(find(o, "://") + 3) == q.h.host && find(o, "://") > 0 || origins.indexOf(o) >= 0);
+}
+
+/** The 403 for a request originOk refused. */
+export function deny(s: any, q: Req): any {
+  return fail(s, 403, (hostOk(q.h.host) ? "origin" : "host") + " not allowed");
 }
 
 // Per-socket state once upgraded (besides http.ts's): _p the endpoint, _c close sent,
@@ -111,8 +136,14 @@ var U = {
       delete s._x;
       close(s, 1008, "too slow");
     } else if (t > s._d) {
-      if (s._c || s._i) s.end(); // no close reply, or no pong: the peer is gone
-      else {
+      if (s._c || s._i) {
+        // no close reply, or no pong: the peer is gone, or it stopped reading, which keeps
+        // end() waiting for the send queue forever (a socket slot and RAM held): one sweep
+        // later, Espruino's own "close now" flag (socketserver.c) drops it, queue and all
+        if (s._j) s.clsNow = 1;
+        s._j = 1;
+        s.end();
+      } else {
         out(s, header(9, 0, true));
         s._i = 1;
         s._d = t + P.pongTimeout;
@@ -134,7 +165,7 @@ routes.push(function (s: any, q: Req) {
   if (q.m != "GET" || !q.v || !tok(q.h.connection, "upgrade") || q.n) return fail(s, 400, "a WebSocket handshake is a GET over HTTP/1.1 with Connection: Upgrade");
   if (q.h["sec-websocket-version"] != "13") return fail(s, 426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
   if (!validKey(k)) return fail(s, 400, "bad Sec-WebSocket-Key");
-  if (!originOk(q)) return fail(s, 403, "origin not allowed");
+  if (!originOk(q)) return deny(s, q);
   // pick our protocol only if the client offered it; never echo the client's list
   if (!(pr && o && tok(o, pr))) pr = "";
   out(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +

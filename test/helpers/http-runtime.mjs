@@ -8,7 +8,8 @@ import { bundleConfig } from "../../tools/build-lib.mjs";
 import { ROOT, ESPRUINO_FLASH } from "../../tools/runtimes.mjs";
 
 /** The limits every HTTP test bundle is built with (the test's timings follow from them). */
-export const LIMITS = { headTimeout: 800, idleTimeout: 1500, maxClients: 4 };
+// keepAliveMax 0: these tests are about keep-alive itself (test/keepalive.test.mjs covers the policy)
+export const LIMITS = { headTimeout: 800, idleTimeout: 1500, maxClients: 4, keepAliveMax: 0 };
 /** One extra origin allowed to call the REST API (profile feature `origins`). */
 export const ORIGIN = "http://allowed.example:8081";
 

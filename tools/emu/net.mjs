@@ -149,7 +149,10 @@ export function createNet(rt) {
 
   function idleConn(st) {
     pushRecv(st);
-    let closeNow = st.closeNow, error = 0, busy = false;
+    // socket.clsNow = true (a child property Espruino's socketserver.c reads as "close now"):
+    // closed at once, unsent data dropped [src, bin]
+    const force = !!st.obj.clsNow;
+    let closeNow = st.closeNow || force, error = 0, busy = false;
     if (!closeNow) {
       if (st.snd.length) {
         if (st.link.dead()) { closeNow = true; error = -1; }
@@ -169,7 +172,7 @@ export function createNet(rt) {
       pushRecv(st);
       if (!st.dRcv) {
         if (st.snd && error === -1) error = -8;
-        kill(st, error === 0);
+        kill(st, error === 0 && !force);
         const hadError = error < 0 && error !== -1;
         if (hadError) loop.queueObj(st.obj, "error", [obj({ code: error, message: SOCKET_ERRORS[error] || "unknown error" })]);
         if (!st.ended) { st.ended = true; loop.queueObj(st.obj, "end"); }

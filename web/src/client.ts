@@ -7,6 +7,11 @@
 //   const off = dev.subscribe("telemetry", (p) => ...);
 //   await dev.rest("control.set", { led: true }); // plain HTTP
 //
+// Device password (docs/security.md): a call refused with AUTH (-32001) asks
+// opts.password(why) for the password, logs in (auth.login), keeps the session token in
+// sessionStorage and retries the call once. A new socket resumes the session with
+// auth.login {token} before anything else; REST calls send Authorization: Bearer <token>.
+//
 // Reconnects by itself with capped exponential backoff and jitter; topics are subscribed
 // again after every reconnect. No dependencies; about 1.3 KB minified.
 
@@ -22,7 +27,7 @@ export interface StateInfo {
 }
 
 /** Client-side error codes (the device's are the JSON-RPC ones: -32601 unknown method, ...). */
-export const TIMEOUT = -1, DISCONNECTED = -2, HTTP_ERROR = -3;
+export const TIMEOUT = -1, DISCONNECTED = -2, HTTP_ERROR = -3, AUTH = -32001;
 
 export class RpcError extends Error {
   constructor(message: string, public code: number, public data?: any) {
@@ -37,6 +42,8 @@ export interface Options {
   protocols?: string | string[];
   /** Default call/rest timeout in ms (5000). */
   timeout?: number;
+  /** Asked for the device password when a call needs one (why: "" or the last failure); null gives up. */
+  password?: (why: string) => Promise<string | null>;
   /** Backoff: first retry delay and cap, ms (500, 15000). */
   minDelay?: number;
   maxDelay?: number;
@@ -67,6 +74,10 @@ export interface Client {
   onState(fn: (s: State, info: StateInfo) => void): () => void;
   /** The same method over HTTP: GET /api/<method> without params, POST with JSON params. */
   rest<T = any>(method: string, params?: any, opts?: { timeout?: number }): Promise<T>;
+  /** The session token (null: none); setting it keeps it for this tab (sessionStorage). */
+  token: string | null;
+  /** Asks for the password (opts.password) until auth.login succeeds; rejects if the user gives up. */
+  login(): Promise<void>;
   /** Reconnect now (skipping the backoff delay) if not open. */
   reconnect(): void;
   /** Close for good. Pending calls reject with DISCONNECTED. */
@@ -96,7 +107,8 @@ export function connect(opts: Options = {}): Client {
     maxD = opts.maxDelay || 15000,
     pending = new Map<number, Pending>(),
     topics = new Map<string, Set<Handler>>(),
-    listeners = new Set<(s: State, i: StateInfo) => void>();
+    listeners = new Set<(s: State, i: StateInfo) => void>(),
+    KEY = "sprat.token " + base;
   let ws: WebSocket | null = null,
     state: State = "closed",
     info: StateInfo = { attempt: 0 },
@@ -104,7 +116,18 @@ export function connect(opts: Options = {}): Client {
     tries = 0,
     openedAt = 0,
     timer: ReturnType<typeof setTimeout> | undefined,
-    done = false;
+    done = false,
+    tok: string | null = null,
+    asking: Promise<void> | null = null;
+  try {
+    tok = sessionStorage.getItem(KEY);
+  } catch {}
+  const setTok = (t: string | null) => {
+    tok = t;
+    try {
+      t ? sessionStorage.setItem(KEY, t) : sessionStorage.removeItem(KEY);
+    } catch {}
+  };
 
   const emit = (s: State, i: StateInfo) => {
     state = s;
@@ -129,6 +152,8 @@ export function connect(opts: Options = {}): Client {
     const s = (ws = new WebSocket(url, opts.protocols));
     s.onopen = () => {
       openedAt = Date.now();
+      // the session first: the device answers in order, so every call after it is authorised
+      if (tok) send("auth.login", { token: tok }).catch(() => setTok(null));
       emit("open", { attempt: tries });
       // all topics in one request; if the device refuses the batch, one by one
       const ts = [...topics.keys()];
@@ -170,8 +195,37 @@ export function connect(opts: Options = {}): Client {
     };
   }
 
+  function login(): Promise<void> {
+    return (asking ||= (async () => {
+      let why = "";
+      try {
+        for (;;) {
+          const pw = opts.password ? await opts.password(why) : null;
+          if (pw == null) throw new RpcError("authentication required", AUTH);
+          try {
+            return setTok((await send<any>("auth.login", { password: pw })).token);
+          } catch (e: any) {
+            // wrong password, or too many failed logins (-32003): ask again, saying why
+            if (e.code != AUTH && e.code != -32003) throw e;
+            why = e.message + (e.data && e.data.retryIn ? ` (retry in ${e.data.retryIn} s)` : "");
+          }
+        }
+      } finally {
+        asking = null;
+      }
+    })());
+  }
+  // a call refused for want of a session: log in and retry it once
+  const authed = <T>(m: string, f: () => Promise<T>) =>
+    f().catch((e) => (e.code == AUTH && m != "auth.login" && opts.password ? login().then(f) : Promise.reject(e)));
+
   function call<T = any>(method: string, params?: any, o: CallOptions = {}): Promise<T> {
-    if (o.http && !isOpen()) return rest<T>(method, params, o);
+    return authed(method, () => send<T>(method, params, o, o.http && !isOpen()));
+  }
+  const rest = <T = any>(method: string, params?: any, o: { timeout?: number } = {}) => authed(method, () => send<T>(method, params, o, true));
+
+  function send<T = any>(method: string, params?: any, o: CallOptions = {}, http?: boolean): Promise<T> {
+    if (http) return fetchApi<T>(method, params, o);
     return new Promise<T>((ok, ko) => {
       if (done) return ko(new RpcError("closed", DISCONNECTED));
       const id = ++seq,
@@ -189,15 +243,17 @@ export function connect(opts: Options = {}): Client {
     });
   }
 
-  async function rest<T = any>(method: string, params?: any, o: { timeout?: number } = {}): Promise<T> {
+  async function fetchApi<T = any>(method: string, params?: any, o: { timeout?: number } = {}): Promise<T> {
     const ac = new AbortController(),
       t = setTimeout(() => ac.abort(), o.timeout || wait);
     let r: Response, body: any;
     try {
       // no Content-Type: a text/plain POST needs no CORS preflight in the ?device= dev loop
+      // (Authorization does, once logged in: the device allows it)
+      const headers: Record<string, string> = tok ? { Authorization: "Bearer " + tok } : {};
       r = await fetch(
         base + "/api/" + method,
-        params === undefined ? { signal: ac.signal } : { method: "POST", body: JSON.stringify(params), signal: ac.signal },
+        params === undefined ? { headers, signal: ac.signal } : { method: "POST", body: JSON.stringify(params), headers, signal: ac.signal },
       );
       body = await r.text();
     } catch {
@@ -252,6 +308,13 @@ export function connect(opts: Options = {}): Client {
       return () => unsubscribe(topic, fn);
     },
     unsubscribe,
+    get token() {
+      return tok;
+    },
+    set token(t) {
+      setTok(t);
+    },
+    login,
     onState(fn) {
       listeners.add(fn);
       fn(state, info);

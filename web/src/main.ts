@@ -36,7 +36,19 @@ function toast(msg: string) {
   toastT = setTimeout(() => t.classList.remove("show"), 4500);
 }
 
-const dev = connect({ protocols: "sprat.v1" });
+// ---- device password: asked when a call needs a session (client.ts logs in and retries) ----
+const dlg = $<HTMLDialogElement>("login"), pw = $<HTMLInputElement>("pw");
+$("pw-x").onclick = () => dlg.close();
+const dev = connect({
+  protocols: "sprat.v1",
+  password: (w) =>
+    new Promise((ok) => {
+      $("pw-msg").textContent = w;
+      pw.value = dlg.returnValue = "";
+      dlg.onclose = () => ok(dlg.returnValue ? pw.value : null);
+      dlg.showModal();
+    }),
+});
 const quiet = () => {};
 
 // ---- device clock: seconds since boot → wall-clock time -------------------------------
@@ -245,6 +257,21 @@ form.onsubmit = (e) => {
   ).finally(() => (save.disabled = dev.state != "open"));
 };
 
+// set, change or (empty) remove the device password; the reply's token is the new session
+const pwOld = $<HTMLInputElement>("f-old"), pwNew = $<HTMLInputElement>("f-new");
+$<HTMLFormElement>("pwf").onsubmit = (e) => {
+  e.preventDefault();
+  const n = pwNew.value;
+  dev.call("auth.setPassword", { old: pwOld.value, new: n }).then(
+    (r) => {
+      dev.token = r && r.token;
+      pwOld.value = pwNew.value = "";
+      txt("pwf-msg", n ? "Password set ✓" : "No password: the device is open");
+    },
+    (er) => txt("pwf-msg", why(er)),
+  );
+};
+
 // ---- log: newest first, capped ------------------------------------------------------------
 const MAX_LOG = 200, log = $("log");
 function logItem(e: any, fresh: boolean) {
@@ -323,6 +350,7 @@ async function upload(f?: File) {
   x.setRequestHeader("Content-Type", "application/zip");
   x.setRequestHeader("X-Sprat-Size", String(buf.length));
   x.setRequestHeader("X-Sprat-CRC32", crc32(buf).toString(16).padStart(8, "0"));
+  if (dev.token) x.setRequestHeader("Authorization", "Bearer " + dev.token);
   x.upload.onprogress = (e) => prog(e.loaded / (e.total || buf.length));
   x.onload = () => {
     let r: any;
@@ -330,6 +358,7 @@ async function upload(f?: File) {
       r = JSON.parse(x.responseText);
     } catch {}
     if (x.status < 300) prog(1), done(true, "Installed. Reload the page to use it."), checkWeb();
+    else if (x.status == 401) done(false, ""), dev.login().then(() => upload(f), () => upMsg("Not logged in.", "bad"));
     else done(false, "Update failed: " + (r && r.error ? why(r.error) : "HTTP " + x.status));
   };
   x.onerror = x.ontimeout = () => done(false, "Update failed: network error.");
@@ -352,6 +381,12 @@ function disarm() {
   rb.textContent = "Roll back";
   rb.classList.remove("warn");
 }
+// with a device password set, a roll back needs the session: log in and try again
+async function rollback(): Promise<any> {
+  const r = await fetch(dev.base + "/api/web/rollback", { method: "POST", headers: dev.token ? { Authorization: "Bearer " + dev.token } : {} }),
+    b = await r.json().catch(quiet);
+  return r.status == 401 ? dev.login().then(rollback) : [r, b];
+}
 rb.onclick = async () => {
   if (!armed) {
     rb.textContent = "Click again to roll back";
@@ -361,11 +396,11 @@ rb.onclick = async () => {
   }
   disarm();
   try {
-    const r = await fetch(dev.base + "/api/web/rollback", { method: "POST" }), b = await r.json().catch(quiet);
+    const [r, b] = await rollback();
     if (r.ok) done(true, "Rolled back to the previous version. Reload the page to use it."), checkWeb();
     else done(false, "Roll back failed: " + (b && b.error ? why(b.error) : "HTTP " + r.status));
-  } catch {
-    done(false, "Roll back failed: network error.");
+  } catch (e) {
+    done(false, "Roll back failed: " + (e instanceof RpcError ? e.message : "network error."));
   }
 };
 $("reload").onclick = () => location.reload();

@@ -7,12 +7,11 @@
 // The body streams into the inactive slot in pieces of about `chunk` bytes: never the whole
 // ZIP in RAM. One upload at a time, so its state lives here, not on the socket.
 import { Req, hx, tok } from "../core/http";
-import { zipIndex } from "../core/zip";
 import { crc32 } from "../core/wrap";
 import { store, routes, reply, out, now, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
-import { PTR, active, web } from "./static";
+import { PTR, active, web, index } from "./static";
 // May this request change the web app? With a device password set: a Bearer token.
 import { allowed as auth } from "./auth";
 import * as P from "sprat:profile";
@@ -34,7 +33,7 @@ function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8); }
 
 /** Why slot n holds no usable web app (a ZIP with index.html), or "" if it does. */
 function bad(n: string): string {
-  var z = store.read(n), x: any = z ? zipIndex(function (o: number, l: number) { return z.substr(o, l); }, z.length) : "missing";
+  var z = store.read(n), x: any = z ? index(z) : "missing";
   return typeof x == "string" ? x : typeof x["index.html"] == "number" ? "" : "no index.html";
 }
 

@@ -23,9 +23,14 @@ export function web(): any {
   if (f != fp) {
     fp = f;
     bump();
-    idx = zipIndex(function (o: number, n: number) { return z.substr(o, n); }, z.length);
+    idx = index(z);
   }
   return idx;
+}
+
+/** The ZIP index of a whole-file string or view (path -> central-directory offset), or an error. */
+export function index(z: any): any {
+  return zipIndex(function (o: number, n: number) { return z.substr(o, n); }, z.length);
 }
 
 var TYPES = "html text/html|js text/javascript|mjs text/javascript|css text/css|json application/json|svg image/svg+xml|txt text/plain|map application/json|png image/png|ico image/x-icon|jpg image/jpeg|jpeg image/jpeg|gif image/gif|webp image/webp|woff2 font/woff2|wasm application/wasm|";

@@ -29,6 +29,8 @@ declare module "sprat:profile" {
   export var origins: string;
   export var nativeSha1: boolean;
   export var publicRead: boolean;
+  export var ota: boolean;
+  export var auth: boolean;
   export var hosts: string;
   export var deviceName: string;
   export var ledPin: string | null;

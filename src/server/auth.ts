@@ -92,7 +92,7 @@ function issue(c: any, pw: string) {
 
 /** May request q change the web app? (ota.ts) A password set means a valid Bearer token. */
 export function allowed(q: Req): any {
-  return !cfg || valid(bearer(q));
+  return !P.auth || !cfg || valid(bearer(q));
 }
 
 /**
@@ -109,63 +109,67 @@ export function save(n: string, d: string) {
   if (!ok) throw rpcError(-32004, "Storage is full: " + n + " not saved", { need: need, free: free });
 }
 
-// Every call goes through here (rpc.ts): read: registered read-only (or a built-in topic
-// call), c: the WebSocket (0 over REST), q: the REST request.
-guard(function (name: string, read: boolean, c: any, q?: Req) {
-  last = c ? c._tk : bearer(q);
-  ev = (ev * 31 + now() * 1000) % 1e9;
-  if (!cfg || read && P.publicRead || name == "auth.login" || valid(last)) return 0;
-  return rpcError(-32001, "authentication required");
-});
+// Without the feature (profile features.auth false) none of this is bundled: no password,
+// every call open, as with no auth.json.
+if (P.auth) {
+  // Every call goes through here (rpc.ts): read: registered read-only (or a built-in topic
+  // call), c: the WebSocket (0 over REST), q: the REST request.
+  guard(function (name: string, read: boolean, c: any, q?: Req) {
+    last = c ? c._tk : bearer(q);
+    ev = (ev * 31 + now() * 1000) % 1e9;
+    if (!cfg || read && P.publicRead || name == "auth.login" || valid(last)) return 0;
+    return rpcError(-32001, "authentication required");
+  });
 
-method("auth.login", function (p: any, c: any) {
-  var w = p && p.password;
-  if (p && p.token !== undefined) {
-    // a session resumed on a new socket (the dashboard after a reconnect)
-    if (!valid(p.token)) throw rpcError(-32001, "invalid or expired token");
-    if (c) c._tk = p.token;
-    return { token: p.token };
-  }
-  check(w);
-  return issue(c, w);
-});
+  method("auth.login", function (p: any, c: any) {
+    var w = p && p.password;
+    if (p && p.token !== undefined) {
+      // a session resumed on a new socket (the dashboard after a reconnect)
+      if (!valid(p.token)) throw rpcError(-32001, "invalid or expired token");
+      if (c) c._tk = p.token;
+      return { token: p.token };
+    }
+    check(w);
+    return issue(c, w);
+  });
 
-method("auth.logout", function (p: any, c: any) {
-  var i = toks.indexOf(last);
-  if (i >= 0) toks.splice(i, 2);
-  if (c) {
-    delete c._tk;
-    if (!P.publicRead) delete c._s; // its topics were read with the token
-  }
-  return true;
-});
+  method("auth.logout", function (p: any, c: any) {
+    var i = toks.indexOf(last);
+    if (i >= 0) toks.splice(i, 2);
+    if (c) {
+      delete c._tk;
+      if (!P.publicRead) delete c._s; // its topics were read with the token
+    }
+    return true;
+  });
 
-method("auth.setPassword", function (p: any, c: any) {
-  var w = p && p["new"], s: string, n: any;
-  if (typeof w != "string" || w.length > 64) throw rpcError(-32602, "invalid params", { "new": "at most 64 bytes; empty: no password" });
-  check(p.old);
-  if (!w) {
-    store.erase(FILE);
-    cfg = 0;
-    toks = [];
-    return null;
-  }
-  s = fresh("").substr(0, 16);
-  n = { salt: s, hash: digest(s, w, ITER), iter: ITER };
-  save(FILE, JSON.stringify(n));
-  cfg = n;
-  toks = []; // a new password ends every session but the caller's new one
-  return issue(c, w);
-});
+  method("auth.setPassword", function (p: any, c: any) {
+    var w = p && p["new"], s: string, n: any;
+    if (typeof w != "string" || w.length > 64) throw rpcError(-32602, "invalid params", { "new": "at most 64 bytes; empty: no password" });
+    check(p.old);
+    if (!w) {
+      store.erase(FILE);
+      cfg = 0;
+      toks = [];
+      return null;
+    }
+    s = fresh("").substr(0, 16);
+    n = { salt: s, hash: digest(s, w, ITER), iter: ITER };
+    save(FILE, JSON.stringify(n));
+    cfg = n;
+    toks = []; // a new password ends every session but the caller's new one
+    return issue(c, w);
+  });
 
-// Boot: a corrupt auth.json (a torn write) fails closed: nothing but read methods and
-// logins, which all fail, until it is erased over the console (docs/security.md).
-(function () {
-  var r = store.read(FILE);
-  if (r === undefined) return;
-  try { cfg = JSON.parse(r); } catch (e) { }
-  if (!cfg || typeof cfg.hash != "string") {
-    cfg = { hash: "!" };
-    console.log("sprat: " + FILE + " is corrupt: logins refused until it is erased");
-  }
-})();
+  // Boot: a corrupt auth.json (a torn write) fails closed: nothing but read methods and
+  // logins, which all fail, until it is erased over the console (docs/security.md).
+  (function () {
+    var r = store.read(FILE);
+    if (r === undefined) return;
+    try { cfg = JSON.parse(r); } catch (e) { }
+    if (!cfg || typeof cfg.hash != "string") {
+      cfg = { hash: "!" };
+      console.log("sprat: " + FILE + " is corrupt: logins refused until it is erased");
+    }
+  })();
+}

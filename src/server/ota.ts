@@ -102,58 +102,61 @@ function gone(this: any) {
   if (up == this) end(0, 0, "upload cut off");
 }
 
-routes.unshift(function (s: any, q: Req) {
-  var w = q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" ? "POST" : "", h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
-    o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i = 0, k = 0, d: number;
-  // other methods (OPTIONS preflights too) go on to the REST mirror
-  if (q.m != w || !originOk(q)) return false;
-  if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
-  if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
-  if (up) return res(s, 409, "an update is in progress", c);
-  o = other();
-  if (w == "POST") {
-    if (x = bad(o)) return res(s, 409, "no app to roll back to: " + o + ": " + x, c);
-    sw(o, "web app rolled back to " + o);
-    return res(s, 200, info(o), c);
-  }
-  if (h["content-length"] == null) return res(s, 411, "Content-Length required", c);
-  for (; i < x.length && (d = hx(x.charCodeAt(i))) >= 0; i++) k = k * 16 + d;
-  if (h["x-sprat-size"] != "" + n || !n || !x || i < x.length || i > 8) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
-  if (n > P.storageSize) return res(s, 413, "at most " + P.storageSize + " bytes", c);
-  // room for the slot and (later) the pointer file. Trash and the slot's old copy are
-  // reclaimed by compacting now, before a byte is written, so that the switch never has to.
-  i = al(n) + 64;
-  if (i > (d = room(o))) return res(s, 507, "need " + i + " bytes, free " + d, c);
-  if (store.getFree() < i) {
-    store.erase(o);
-    if (store.compact) store.compact();
-    bump(); // files moved: responses in flight hold stale views of flash
-  }
-  up = s;
-  slot = o;
-  size = n;
-  want = k;
-  off = jc = 0;
-  buf = "";
-  ch = c;
-  if (!s._ota) {
-    s._ota = 1;
-    s.on("close", gone);
-  }
-  if (tok(h.expect, "100-continue")) out(s, "HTTP/1.1 100 Continue\r\n\r\n");
-  s._y = body;
-  return 1;
-});
+// Without the feature (profile features.ota false) the web app changes only by upload:web.
+if (P.ota) {
+  routes.unshift(function (s: any, q: Req) {
+    var w = q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" ? "POST" : "", h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
+      o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i = 0, k = 0, d: number;
+    // other methods (OPTIONS preflights too) go on to the REST mirror
+    if (q.m != w || !originOk(q)) return false;
+    if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
+    if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
+    if (up) return res(s, 409, "an update is in progress", c);
+    o = other();
+    if (w == "POST") {
+      if (x = bad(o)) return res(s, 409, "no app to roll back to: " + o + ": " + x, c);
+      sw(o, "web app rolled back to " + o);
+      return res(s, 200, info(o), c);
+    }
+    if (h["content-length"] == null) return res(s, 411, "Content-Length required", c);
+    for (; i < x.length && (d = hx(x.charCodeAt(i))) >= 0; i++) k = k * 16 + d;
+    if (h["x-sprat-size"] != "" + n || !n || !x || i < x.length || i > 8) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
+    if (n > P.storageSize) return res(s, 413, "at most " + P.storageSize + " bytes", c);
+    // room for the slot and (later) the pointer file. Trash and the slot's old copy are
+    // reclaimed by compacting now, before a byte is written, so that the switch never has to.
+    i = al(n) + 64;
+    if (i > (d = room(o))) return res(s, 507, "need " + i + " bytes, free " + d, c);
+    if (store.getFree() < i) {
+      store.erase(o);
+      if (store.compact) store.compact();
+      bump(); // files moved: responses in flight hold stale views of flash
+    }
+    up = s;
+    slot = o;
+    size = n;
+    want = k;
+    off = jc = 0;
+    buf = "";
+    ch = c;
+    if (!s._ota) {
+      s._ota = 1;
+      s.on("close", gone);
+    }
+    if (tok(h.expect, "100-continue")) out(s, "HTTP/1.1 100 Continue\r\n\r\n");
+    s._y = body;
+    return 1;
+  });
 
-method("web.info", function () {
-  var o = other();
-  // max: the largest ZIP an upload may send now
-  return { active: active(), slots: [info(A), info(B)], free: store.getFree(), max: room(o) - 96 & ~7, rollback: !up && !bad(o) };
-}, true);
+  method("web.info", function () {
+    var o = other();
+    // max: the largest ZIP an upload may send now
+    return { active: active(), slots: [info(A), info(B)], free: store.getFree(), max: room(o) - 96 & ~7, rollback: !up && !bad(o) };
+  }, true);
 
-// Boot: if power was lost while the pointer was being written (or it names a slot without a
-// valid app), point at a valid slot: the pointer's, else webFile, else the other one.
-(function () {
-  var p = store.read(PTR), a = (p == A || p == B) && !bad(p) ? p : !bad(A) ? A : !bad(B) ? B : A;
-  if ((p || A) != a) store.write(PTR, a);
-})();
+  // Boot: if power was lost while the pointer was being written (or it names a slot without a
+  // valid app), point at a valid slot: the pointer's, else webFile, else the other one.
+  (function () {
+    var p = store.read(PTR), a = (p == A || p == B) && !bad(p) ? p : !bad(A) ? A : !bad(B) ? B : A;
+    if ((p || A) != a) store.write(PTR, a);
+  })();
+}

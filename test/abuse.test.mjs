@@ -33,6 +33,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { HttpReader } from "../src/core/http.ts";
 import { WsReader, unmask } from "../src/core/ws.ts";
@@ -254,45 +255,15 @@ test("fuzz regressions (test/vectors/fuzz-regressions.json): fixed outcomes, who
 const RTS = runtimes();
 for (const m of RTS.missing) test(`abuse on ${m.name}`, { skip: m.skipReason }, () => {});
 
-// A python3 relay makes the TCP connection with a 536-byte MSS and a 2 KB receive buffer
-// (node can set neither), so that a client that stops reading stalls the server's sends
+// test/fixtures/ws/tcp-relay.py makes the TCP connection with a 536-byte MSS and a 2 KB receive
+// buffer (node can set neither), so that a client that stops reading stalls the server's sends
 // within ~50 KB instead of the ~4 MB loopback takes. SIGUSR1: stop reading; SIGUSR2: go on.
-const RELAY = `
-import os, signal, socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-s.connect(("127.0.0.1", int(sys.argv[1])))
-go = threading.Event()
-go.set()
-signal.signal(signal.SIGUSR1, lambda *a: go.clear())
-signal.signal(signal.SIGUSR2, lambda *a: go.set())
-sys.stderr.write("relay %d\\n" % s.getsockname()[1])
-sys.stderr.flush()
-def up():
-    while True:
-        d = os.read(0, 65536)
-        if not d:
-            s.shutdown(socket.SHUT_WR)
-            return
-        s.sendall(d)
-threading.Thread(target=up, daemon=True).start()
-try:
-    while True:
-        while not go.wait(0.05):
-            pass
-        d = s.recv(512)
-        if not d:
-            break
-        os.write(1, d)
-except OSError:
-    pass
-`;
+const RELAY = fileURLToPath(new URL("./fixtures/ws/tcp-relay.py", import.meta.url));
 const PYTHON = process.env.PYTHON || "python3";
 const hasPython = () => { const r = spawnSync(PYTHON, ["-c", "import socket; socket.TCP_MAXSEG"]); return !r.error && r.status === 0; };
 /** A net.connect stand-in for wsOpen: the socket is the relay's; .pause()/.resume() stop and restart reading. */
 function relayConnect({ port }) {
-  const child = spawn(PYTHON, ["-c", RELAY, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(PYTHON, [RELAY, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
   const e = new EventEmitter();
   let err = "";
   Object.assign(e, {
@@ -422,9 +393,13 @@ for (const r of RTS) {
           base = await baseline(port);
         }
         const flood = await idleConns(port, 4 * maxClients), t0 = Date.now();
-        // full: a new request is answered at once (503), not left hanging
-        const res = await http(port, { path: "/api/status", ms: 3000 });
-        assert.equal(res.status, 503, "answered while full");
+        // full (once the server has refused one of the flood, it holds maxClients): a new
+        // request is answered at once (503), not left hanging. Espruino accepts one connection
+        // per idle pass, so on a loaded machine a held one may reach its headTimeout before the
+        // probe is accepted: then a slot is free and 200 is right.
+        assert.ok(await until(() => flood.some((c) => c.data.startsWith("HTTP/1.1 503 ")), 3000), "the flood is refused");
+        const res = await http(port, { path: "/api/status", ms: 3000 }), freed = flood.some((c) => c.data.startsWith("HTTP/1.1 408 "));
+        if (!(res.status === 200 && freed)) assert.equal(res.status, 503, "answered while full");
         // the held ones time out (they never sent a head); Espruino accepts a connection per
         // idle pass, so a late one may take a slot freed meanwhile instead of a 503
         assert.ok(await until(() => flood.every((c) => c.closed), 2 * headTimeout + SWEEP + SLACK), "every connection is closed");

@@ -1,4 +1,6 @@
 // ZIP central-directory reader over a read(off, len) function (Storage.read is zero-copy).
+// Each fixed-size record is copied to RAM ("" + ...) before it is parsed: on Espruino for
+// Linux every char read from a Storage string is a file read.
 import { hx } from "./http";
 
 export type Read = (off: number, len: number) => string;
@@ -32,22 +34,23 @@ export function zipIndex(read: Read, size: number): { [path: string]: number } |
   cd = read(off, sz);
   for (; k--; p = q) {
     // the record with its name, extra field and comment (past the end reads as 0)
-    q = p + 46 + u16(cd, p + 28) + u16(cd, p + 30) + u16(cd, p + 32);
+    t = "" + cd.substr(p, 46);
+    q = p + 46 + u16(t, 28) + u16(t, 30) + u16(t, 32);
     if (q > sz) return "truncated";
-    if (u32(cd, p) != 0x02014b50) return "bad signature";
-    nm = cd.substr(p + 46, u16(cd, p + 28));
-    f = u16(cd, p + 10);
-    if (u16(cd, p + 8) & 1) return "encrypted: " + nm;
+    if (u32(t, 0) != 0x02014b50) return "bad signature";
+    nm = "" + cd.substr(p + 46, u16(t, 28));
+    f = u16(t, 10);
+    if (u16(t, 8) & 1) return "encrypted: " + nm;
     if (f && f != 8) return "method " + f + ": " + nm;
-    if (u32(cd, p + 20) == M || u32(cd, p + 24) == M || u32(cd, p + 42) == M) return "ZIP64";
-    if (u32(cd, p + 42) + 30 + u32(cd, p + 20) > off) return "truncated";
+    if (u32(t, 20) == M || u32(t, 24) == M || u32(t, 42) == M) return "ZIP64";
+    if (u32(t, 42) + 30 + u32(t, 20) > off) return "truncated";
     if (nm.substr(-1) != "/" && nm != "__proto__") o[nm] = off + p;
   }
   return o;
 }
 
 export function zipEntry(read: Read, cd: number): Entry {
-  var r = read(cd, 46), c = read(cd + 46 + u16(r, 28) + u16(r, 30), u16(r, 32)), a = -1, i = 4, d: number;
+  var r = "" + read(cd, 46), c = "" + read(cd + 46 + u16(r, 28) + u16(r, 30), u16(r, 32)), a = -1, i = 4, d: number;
   // sprat's packer stores "a32=" + 8 hex digits (Adler-32 of the data) as the file comment,
   // so a zlib stream can be served without reading the data twice (past the end: hx is -1)
   if (c.substr(0, 4) == "a32=") {
@@ -65,6 +68,6 @@ export function zipEntry(read: Read, cd: number): Entry {
 // Offset of an entry's data. The local header's name and extra lengths may differ from
 // the central directory's, so they are read here.
 export function zipData(read: Read, lh: number): number {
-  var r = read(lh, 30);
+  var r = "" + read(lh, 30);
   return u32(r, 0) == 0x04034b50 ? lh + 30 + u16(r, 26) + u16(r, 28) : -1;
 }

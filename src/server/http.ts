@@ -14,6 +14,7 @@ import * as P from "sprat:profile";
 // _b request body so far, _y the route taking it, _m the request's method, _l HTTP/1.0
 
 export var conns: any[] = [];
+var LIM = { line: P.maxLine, head: P.maxHead, hdrs: P.maxHeaders };
 var T_HEAD = 1, T_IDLE = 2;
 
 // Routes are tried in order for every request: fn(socket, req) returns true if it answered.
@@ -29,16 +30,14 @@ function reason(code: number) {
   return i < 0 ? "" : REASONS.substring(i + 3, j < 0 ? REASONS.length : j);
 }
 
-/** Writes a status line and headers (each "Name: value\r\n"); the body follows with write(). */
-export function head(s: any, code: number, hdrs: string, len: number) {
+/** A status line and headers (each "Name: value\r\n"), to be written with the body's start. */
+export function head(s: any, code: number, hdrs: string, len: number): string {
   // A body over keepAliveMax bytes needs several TCP segments; with Nagle on (Espruino has no
   // setNoDelay) the client's delayed ACK stalls it on a reused connection, not on a new one.
   if (P.keepAliveMax && len > P.keepAliveMax && s._m != "HEAD") s._k = false;
-  var h = "HTTP/1.1 " + code + " " + reason(code) + "\r\n" + hdrs;
-  if (len >= 0 && code != 204) h += "Content-Length: " + len + "\r\n";
   // HTTP/1.0 clients keep the connection only when told so
-  h += !s._k ? "Connection: close\r\n" : s._l ? "Connection: keep-alive\r\n" : "";
-  out(s, h + "\r\n");
+  return "HTTP/1.1 " + code + " " + reason(code) + "\r\n" + hdrs + (len >= 0 && code != 204 ? "Content-Length: " + len + "\r\n" : "") +
+    (!s._k ? "Connection: close\r\n\r\n" : s._l ? "Connection: keep-alive\r\n\r\n" : "\r\n");
 }
 
 export function out(s: any, d: string) {
@@ -48,8 +47,7 @@ export function out(s: any, d: string) {
 
 /** A complete response. The body is a binary string; HEAD requests get no body. */
 export function reply(s: any, code: number, type: string, body: string, hdrs?: string): any {
-  head(s, code, (type ? "Content-Type: " + type + "\r\n" : "") + (hdrs || ""), body.length);
-  if (s._m != "HEAD") out(s, body);
+  out(s, head(s, code, (type ? "Content-Type: " + type + "\r\n" : "") + (hdrs || ""), body.length) + (s._m != "HEAD" ? body : ""));
   return done(s);
 }
 
@@ -139,20 +137,20 @@ function onConn(s: any) {
     return;
   }
   conns.push(s);
-  s._r = new (HttpReader as any)({ line: P.maxLine, head: P.maxHead, hdrs: P.maxHeaders });
+  s._r = new (HttpReader as any)(LIM);
   s._d = now() + P.headTimeout;
   s._a = T_HEAD;
   s.on("data", onData);
   s.on("drain", onDrain);
 }
 
-/** Streams bytes [f, e) of the string s._z, then s._t, one chunk per 'drain'. */
-export function pump(s: any) {
+/** Streams bytes [f, e) of the string s._z, then s._t, one chunk per 'drain'; the first one after h. */
+export function pump(s: any, h?: string) {
   if (s._g != gen) return s.end(); // the web app was replaced mid-response: fail cleanly
   var n = s._e - s._f;
   if (n > 0) {
     if (n > P.chunk) n = P.chunk;
-    out(s, s._z.substr(s._f, n));
+    out(s, (h || "") + s._z.substr(s._f, n));
     s._f += n;
   } else {
     if (s._t) out(s, s._t);

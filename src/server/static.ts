@@ -11,8 +11,12 @@ import * as P from "sprat:profile";
 export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
-// zip: the active ZIP as web() last read it (file(): a string or a view reading flash)
-var idx: any, fp = "", zip: any;
+// zip: the active ZIP as web() last read it (file(): a string or a view reading flash);
+// ent: the entries served from it so far ("/" + path -> zipEntry's fields plus d: data
+// offset, t: ETag core, y and f: fixed header fields), at most 8 of them: a request reads
+// nothing from the ZIP but its fingerprint. ae, ad, ag: the last Accept-Encoding seen and
+// whether it accepts deflate and gzip (a browser sends the same one every time).
+var idx: any, fp = "", zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
 
 /** The index of the active ZIP (path -> central-directory offset), or an error message. */
 export function web(): any {
@@ -24,6 +28,8 @@ export function web(): any {
     fp = f;
     bump();
     idx = index(z);
+    ent = {};
+    ne = 0;
   }
   return idx;
 }
@@ -69,49 +75,64 @@ function hashed(p: string): boolean {
 
 routes.push(function (s: any, q: Req) {
   if (q.m != "GET" && q.m != "HEAD") return false;
-  var x = web(), p = q.p.substr(1), cd: number, e: any, z: string, d: number, enc = "", pre = "", post = "", tag: string, h: string, im: string;
+  var x = web(), p = q.p.substr(1), e: any, z = zip, rd: any, d: number, enc = "", pre = "", post = "", tag: string, h: string, n: number;
   if (typeof x == "string") return fail(s, 503, "web app unavailable: " + x);
   if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
-  cd = x[p];
-  if (typeof cd != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) cd = x[p = "index.html"];
-  if (typeof cd != "number") return fail(s, 404);
-  z = zip;
-  var rd = function (o: number, n: number) { return z.substr(o, n); };
-  e = zipEntry(rd, cd);
-  d = zipData(rd, e.lh);
-  if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
+  if (typeof x[p] != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) p = "index.html";
+  if (typeof x[p] != "number") return fail(s, 404);
+  if (!(e = ent["/" + p])) {
+    rd = function (o: number, n: number) { return z.substr(o, n); };
+    e = zipEntry(rd, x[p]);
+    d = zipData(rd, e.lh);
+    if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
+    if (++ne > 8) ent = {}, ne = 1;
+    ent["/" + p] = e;
+    e.d = d;
+    e.t = hex(e.crc) + hex(e.u);
+    e.y = "Content-Type: " + type(p) + "\r\n";
+    e.f = "Vary: Accept-Encoding\r\nCache-Control: " + (hashed(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
+  }
   if (e.m == 8) {
     h = q.h["accept-encoding"] || "";
+    if (h !== ae) {
+      ae = h;
+      ad = accepts(h, "deflate");
+      ag = accepts(h, "gzip");
+    }
     // HTTP's "deflate" is zlib (RFC 1950), which needs the Adler-32 our packer stores. A ZIP
     // from another tool has only the CRC-32, which is all gzip needs; raw deflate (which
     // browsers tolerate as "deflate") is the last resort.
-    if (e.a >= 0 && accepts(h, "deflate")) {
+    if (e.a >= 0 && ad) {
       enc = "deflate";
       pre = zlibHead();
       post = zlibTail(e.a);
-    } else if (accepts(h, "gzip")) {
+    } else if (ag) {
       enc = "gzip";
       pre = gzipHead();
       post = gzipTail(e.crc, e.u);
-    } else if (accepts(h, "deflate")) enc = "deflate";
+    } else if (ad) enc = "deflate";
     else return fail(s, 406, p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
   }
   // strong validator: content (CRC-32, size) and encoding, whose bytes differ
-  tag = "\"" + hex(e.crc) + hex(e.u) + enc.charAt(0) + "\"";
-  h = "ETag: " + tag + "\r\nVary: Accept-Encoding\r\nCache-Control: " + (hashed(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
-  im = q.h["if-none-match"];
-  if (im && (find(im, tag) >= 0 || im.trim() == "*")) {
-    head(s, 304, h, -1);
+  tag = "\"" + e.t + enc.charAt(0) + "\"";
+  h = q.h["if-none-match"];
+  if (h && (find(h, tag) >= 0 || h.trim() == "*")) {
+    out(s, head(s, 304, "ETag: " + tag + "\r\n" + e.f, -1));
     return done(s);
   }
-  head(s, 200, "Content-Type: " + type(p) + "\r\n" + (enc ? "Content-Encoding: " + enc + "\r\n" : "") + h, pre.length + e.c + post.length);
-  if (q.m == "HEAD") return done(s);
-  if (pre) out(s, pre);
+  n = pre.length + e.c + post.length;
+  h = head(s, 200, e.y + (enc ? "Content-Encoding: " + enc + "\r\n" : "") + "ETag: " + tag + "\r\n" + e.f, n);
+  if (q.m == "HEAD") n = 0;
+  // a body that fits one piece goes out with the head in one write
+  if (n <= P.chunk) {
+    out(s, n ? h + pre + z.substr(e.d, e.c) + post : h);
+    return done(s);
+  }
   s._z = z;
-  s._f = d;
-  s._e = d + e.c;
+  s._f = e.d;
+  s._e = e.d + e.c;
   s._t = post;
   s._g = gen;
-  pump(s);
+  pump(s, h + pre);
   return 1;
 });

@@ -247,7 +247,7 @@ function parseHead(b) {
   if (e < 0) return null;
   const head = b.toString("latin1", 0, e);
   const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  return { status: Number(head.slice(9, 12)), length: m ? Number(m[1]) : -1, headEnd: e + 4 };
+  return { status: Number(head.slice(9, 12)), length: m ? Number(m[1]) : -1, headEnd: e + 4, close: /\r\nconnection:\s*close/i.test(head) };
 }
 
 function request(port, path, keepAlive, headers = "") {
@@ -269,28 +269,37 @@ export async function httpLoop(port, path, { keepAlive = true, maxReq = 500, max
   };
   const more = () => n <= 0 || (n < maxReq && performance.now() - tStart < maxMs);
   if (keepAlive) {
-    const sock = await connect(port);
+    // a response with Connection: close (sprat closes after bodies over keepAliveMax) is
+    // followed by a new connection, as a browser would do
+    let sock = null;
     try {
       await new Promise((resolve, reject) => {
-        let b = Buffer.alloc(0), h = null;
+        let b = Buffer.alloc(0), h = null, closing = false;
         const guard = setInterval(() => { if (performance.now() - tStart > maxMs + 5000) reject(new Error(`GET ${path}: stalled`)); }, 500);
-        const done = (e) => { clearInterval(guard); sock.removeAllListeners("data"); e ? reject(e) : resolve(); };
-        sock.on("data", (d) => {
+        const done = (e) => { clearInterval(guard); if (sock) sock.removeAllListeners(); e ? reject(e) : resolve(); };
+        const open = () => connect(port).then((s) => {
+          sock = s; b = Buffer.alloc(0); h = null; closing = false;
+          s.on("data", onData);
+          s.on("close", () => (closing ? next() : done(new Error(`GET ${path}: connection closed after ${n} responses`))));
+          s.write(request(port, path, true));
+        }, done);
+        const next = () => (more() ? open() : done());
+        const onData = (d) => {
           b = b.length ? Buffer.concat([b, d]) : d;
           for (;;) {
             if (!h) { h = parseHead(b); if (!h) return; if (h.length < 0) return done(new Error(`GET ${path}: no Content-Length`)); }
             if (b.length < h.headEnd + h.length) return;
             try { count({ status: h.status, body: h.length, wire: h.headEnd + h.length }); } catch (e) { return done(e); }
+            if (h.close) { closing = true; b = Buffer.alloc(0); sock.end(); return; }
             b = b.subarray(h.headEnd + h.length);
             h = null;
             if (!more()) return done();
             sock.write(request(port, path, true));
           }
-        });
-        sock.on("close", () => done(new Error(`GET ${path}: connection closed after ${n} responses`)));
-        sock.write(request(port, path, true));
+        };
+        open();
       });
-    } finally { sock.destroy(); }
+    } finally { if (sock) sock.destroy(); }
   } else {
     while (more()) count(await getOnce(port, path));
   }

@@ -109,12 +109,60 @@ export function findProblems(code, opts = {}) {
         problems.push({ msg: `\`${owner}.${prop}\` does not exist on Espruino`, pos: node.start });
       }
     } else if (node.type === "Literal" && node.regex) {
-      problems.push({ msg: `regular expression /${node.regex.pattern}/: Espruino's RegExp engine silently mis-matches most patterns`, pos: node.start });
+      const why = regexProblem(node.regex.pattern, node.regex.flags);
+      if (why) problems.push({ msg: `regular expression /${node.regex.pattern}/: ${why}`, pos: node.start });
+    } else if ((node.type === "NewExpression" || node.type === "CallExpression") && node.callee.type === "Identifier" && node.callee.name === "RegExp" && !declared.has("RegExp")) {
+      // a pattern built at run time can't be checked: only plain string literals pass
+      const [a, f] = node.arguments, lit = (x) => x && x.type === "Literal" && typeof x.value === "string";
+      const why = lit(a) && (!f || lit(f)) ? regexProblem(a.value, f ? f.value : "") : "a pattern the gate can't read (use a literal)";
+      if (why) problems.push({ msg: `RegExp(${a && a.type === "Literal" ? JSON.stringify(a.value) : "…"}): ${why}`, pos: node.start });
     }
   });
   if (opts.bundle) problems.push(...hoistingProblems(ast));
   const seen = new Set();
   return problems.filter((p) => { const k = p.msg + "@" + p.pos; return !seen.has(k) && seen.add(k); });
+}
+
+// Espruino's RegExp (src/jswrap_regexp.c, a small backtracking matcher) gets a subset right
+// (notes §6.3): ^ $ . classes (ranges, negation) and the escapes \d \D \s \S \w \W \r \n \t
+// \xHH and escaped punctuation, with * or + after one of those. It silently mis-matches ?,
+// {n,m}, groups with alternation, \b, and lookarounds: those, and anything else, are refused.
+// Chars >= 0x80 compare as negative numbers inside its classes, so a range crossing 0x7F/0x80
+// matches nothing at all ([\x20-\xff] fails on "a" and on "\xe9"): classes must stay ASCII.
+export function regexProblem(pattern, flags) {
+  if (/[^gi]/.test(flags)) return `flag ${flags} (Espruino has g and i only)`;
+  const ESC = /^\\(?:[dDsSwWrnt]|x[0-9a-fA-F]{2}|[-\\/.^$*+?()[\]{}|])/;
+  let i = 0, atom = false;
+  while (i < pattern.length) {
+    const c = pattern[i], esc = ESC.exec(pattern.slice(i));
+    if (c === "\\") {
+      if (!esc) return `escape ${pattern.slice(i, i + 2)} (Espruino's matcher mis-reads it)`;
+      i += esc[0].length; atom = true; continue;
+    }
+    if (c === "[") {
+      let j = i + 1;
+      if (pattern[j] === "^") j++;
+      for (; j < pattern.length && pattern[j] !== "]"; j++) {
+        if (pattern[j] === "\\") {
+          const e = ESC.exec(pattern.slice(j));
+          if (!e) return `escape ${pattern.slice(j, j + 2)} in a class`;
+          if (/^\\x[89a-fA-F]/.test(e[0])) return `${e[0]} in a class (bytes >= 0x80 compare as negative there)`;
+          j += e[0].length - 1;
+        } else if (pattern.charCodeAt(j) > 0x7e) return "a non-ASCII character in a class";
+      }
+      if (j >= pattern.length) return "an unterminated class";
+      i = j + 1; atom = true; continue;
+    }
+    if (c === "*" || c === "+") {
+      if (!atom) return `${c} after no single character or class`;
+      i++; atom = false; continue;
+    }
+    if ("?{}()|".includes(c)) return `\`${c}\` (Espruino's matcher silently mis-matches it)`;
+    if ((c === "^" && i) || (c === "$" && i !== pattern.length - 1)) return `${c} in the middle of the pattern`;
+    atom = c !== "^" && c !== "$";
+    i++;
+  }
+  return null;
 }
 
 // Espruino has no function hoisting: a declaration is only bound when it runs. A bundle is

@@ -168,6 +168,49 @@ test("control frames interleave with a buffered fragmented message", () => {
   assert.deepEqual(ev, [["c", 9, "1"], ["c", 10, "2"], ["m", 1, "abc", true]]);
 });
 
+// ---- fast path (whole small frames at the start of a chunk) ---------------------------------
+
+test("fast path: a frame exactly filling the chunk, two frames in one chunk", () => {
+  const r = new (WsReader as any)(1000), { h, ev } = recorder();
+  assert.equal(r.push(frame(1, "abcde"), h), 0);
+  assert.equal(r.push(frame(2, "\x00\xff") + frame(1, "xyz"), h), 0);
+  assert.deepEqual(ev, [["m", 1, "abcde", true], ["m", 2, "\x00\xff", true], ["m", 1, "xyz", true]]);
+});
+test("fast path: a frame plus a partial next one; the general reader finishes it, then small frames are fast again", () => {
+  const f1 = frame(1, "first"), f2 = frame(2, "second!"), f3 = frame(1, "3rd"), f4 = frame(2, "4");
+  for (let k = 1; k < f2.length; k++) {
+    const r = new (WsReader as any)(1000), { h, ev } = recorder();
+    assert.equal(r.push(f1 + f2.substring(0, k), h), 0);
+    assert.deepEqual(ev, [["m", 1, "first", true]], `cut ${k}: only the whole frame so far`);
+    assert.equal(r.push(f2.substring(k) + f3 + f4, h), 0);
+    assert.deepEqual(ev, [["m", 1, "first", true], ["m", 2, "second!", true], ["m", 1, "3rd", true], ["m", 2, "4", true]], `cut ${k}`);
+    assert.equal(r._g, undefined, `cut ${k}: no state left behind`);
+  }
+});
+test("fast path: protocol errors after a good frame in the same chunk", () => {
+  const ok = frame(1, "ok");
+  const cases: [string, number, number][] = [
+    [frame(1, "hi", true, "", { mask: false }), 1002, 1000],
+    [frame(1, "hi", true, undefined, { rsv: 4 }), 1002, 1000],
+    [frame(2, "hi", false) + frame(1, "x"), 1002, 1000],
+    [frame(1, "ab\xff"), 1007, 1000],
+    [frame(1, "abcd\xc3"), 1007, 1000],
+    [frame(2, "x".repeat(101)), 1009, 100],
+  ];
+  for (const [bad, code, max] of cases) {
+    const r = new (WsReader as any)(max), { h, ev } = recorder();
+    assert.equal(r.push(ok + bad + ok, h), code, `${hex(bad.substring(0, 2))} -> ${code}`);
+    assert.deepEqual(ev.filter((e) => e[0] === "m" && e[3]), [["m", 1, "ok", true]], "the good frame before it only");
+    assert.equal(r.push(ok, h), code, "sticky");
+  }
+});
+test("fast path: limits below 126 bytes are still enforced (maxMessage 100, lim 10)", () => {
+  assert.equal(run(frame(2, "x".repeat(100)), 100).code, 0);
+  assert.equal(run(frame(2, "x".repeat(101)), 100).code, 1009);
+  assert.equal(run(frame(2, "x".repeat(11)), 0, 10).code, 1009);
+  assert.equal(run(frame(2, "x".repeat(10)) + frame(1, "y".repeat(10)), 0, 10).code, 0);
+});
+
 // ---- properties ----------------------------------------------------------------
 
 type Item = { kind: "msg"; op: number; frags: string[]; pings: (string | null)[] } | { kind: "ping"; op: number; p: string };

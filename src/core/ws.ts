@@ -42,11 +42,11 @@ export function validKey(k: string): boolean {
 
 // Server -> client frame header (servers never mask).
 export function header(op: number, len: number, fin: boolean): string {
-  var n = len < 126 ? 0 : len < 65536 ? 2 : 8, x = "",
-    h = String.fromCharCode(fin ? op | 128 : op, n > 2 ? 127 : n ? 126 : len);
+  if (fin) op |= 128;
+  if (len < 126) return String.fromCharCode(op, len);
   // n-byte big-endian extended length; % and / stay exact beyond 2^32, bit operations do not
-  for (; n--; len = (len - len % 256) / 256) x = String.fromCharCode(len % 256) + x;
-  return h + x;
+  for (var n = len < 65536 ? 2 : 8, x = ""; n--; len = (len - len % 256) / 256) x = String.fromCharCode(len % 256) + x;
+  return String.fromCharCode(op, x.length > 2 ? 127 : 126) + x;
 }
 
 // Close frame with code and (UTF-8) reason; no code -> empty payload.
@@ -104,20 +104,69 @@ export function unmask(d: string, key: string, pos: number): string {
 // _k  mask key (absent while reading a header), _f first header byte
 // _l  payload bytes left in the frame, _p mask position
 // _o  opcode of the open message, _u its UTF-8 state, _b its buffer
+// _g  any of _x, _k, _h, _o is set, or _s (small limits): no fast path (one look-up, not five)
 export function WsReader(this: any, max: number, lim?: number) {
   if (max) this._m = max;
   if (lim) this._L = lim;
+  // limits a 7-bit length can exceed: the fast path, which does not check them, never runs
+  if (max && max < 126 || lim && lim < 126) this._g = this._s = 1;
 }
 
+// Espruino: E.toArrayBuffer(s) is a writable view of s itself, no copy (jsvNewArrayBufferFromString);
+// the emulator's is a copy, and other engines have no E.
+var Z = typeof E != "undefined" && E.toArrayBuffer && (function (s: string) {
+  new Uint8Array(E.toArrayBuffer(s))[0] = 1;
+  return s.charCodeAt(0);
+})(String.fromCharCode(0));
+
+// Espruino runs the source text itself: every statement passed over, a skipped branch or the
+// rest of a function after a return, costs lexing time (~14 µs per KB). So the per-message
+// path is this short function; the general reader (read, below) is only called for the rest.
+// Fast path, the usual message: whole masked FIN text/binary frames with a 7-bit length at the
+// start of d, no message open, within the limits (anything else, errors included, is left to
+// read). Espruino: XOR 32-bit words in place, the key being the first word of the view; a 1-3
+// byte tail is XORed through the frame's last word with the key moved over the tail bytes only.
+// ORing the results (o) tells whether any byte is not ASCII: only then does text need the JS
+// validator. d is consumed: on Espruino its bytes may be overwritten.
 WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number {
-  var t = this, n = d.length, i = 0, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
+  var t = this, n = d.length, i = 0, b: number, l: number, e: number, a: any, j: number, m: number, o: number, p: string;
   for (;;) {
-    if (t._x) return t._x > 0 ? t._x : 0;
+    if (!t._g)
+      while ((b = d.charCodeAt(i)) > 128 && b < 131 && (l = d.charCodeAt(i + 1) - 128) >= 0 && l < 126 && (e = i + 6 + l) <= n) {
+        if (Z && e < 65536) { // (a typed array's byteOffset is at most 65535)
+          a = new Uint32Array(E.toArrayBuffer(d), i + 2, l + 4 >> 2);
+          for (j = a.length, m = a[0], o = 0; --j;) o |= a[j] ^= m;
+          if (j = l & 3) o |= (new Uint32Array(a.buffer, e - 4, 1)[0] ^= m << 32 - 8 * j) >>> 32 - 8 * j;
+          p = d.substr(i + 6, l);
+        } else {
+          p = unmask(d.substr(i + 6, l), d.substr(i + 2, 4), 0);
+          o = -1;
+        }
+        if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return t._g = t._x = 1007;
+        hd.m(b & 15, p, true);
+        if ((i = e) >= n) return 0;
+      }
+    if (i >= n || t._x) return t._x > 0 ? t._x : 0;
+    i = t._r(d, i, hd);
+    // _g: the general reader left state behind (see WsReader), the fast path must not run
+    if (t._k || t._h || t._o || t._x || t._s) t._g = 1;
+    else delete t._g;
+  }
+};
+
+// The general reader, from d's byte i on, until a frame ends with no message open (the fast
+// path may take the next ones) or d ends; returns where it stopped, a failure is left in _x
+// (a method: terser would inline a function used once, and Espruino would then build that
+// function anew on every call).
+WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler): number {
+  var t = this, n = d.length, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
+  for (;;) {
+    if (t._x) return n;
     if (!t._k) {
-      if (i >= n) return 0;
+      if (i >= n) return n;
       j = t._h ? t._h.length : 0;
       h = (j ? t._h : "") + d.substr(i, 14 - j);
-      if (h.length < 2) { t._h = h; return 0; }
+      if (h.length < 2) { t._h = h; return n; }
       b = h.charCodeAt(0);
       op = b & 15;
       l = h.charCodeAt(1);
@@ -126,7 +175,7 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
         return t._x = 1002;
       l &= 127;
       e = l < 126 ? 2 : l < 127 ? 4 : 10;
-      if (h.length < e + 4) { t._h = h; return 0; }
+      if (h.length < e + 4) { t._h = h; return n; }
       for (j = 2, l > 125 && (l = 0); j < e; j++) l = l * 256 + h.charCodeAt(j);
       // 2^53 and above (a 64-bit length with its high word over 0x1FFFFF) is no exact
       // number any more: too big whatever the limits
@@ -153,7 +202,7 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
     e = t._k ? 0 : b & 128; // frame done and FIN: message complete
     if (op & 8) {
       if (p) t._h = (t._h || "") + p;
-      if (t._k) return 0;
+      if (t._k) return n;
       p = t._h || "";
       delete t._h;
       if (op == 8) {
@@ -178,6 +227,7 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
         }
       }
     }
-    if (t._k) return 0;   // all of d was payload of an unfinished frame
+    if (t._k) return n;   // all of d was payload of an unfinished frame
+    if (!t._o) return i;
   }
 };

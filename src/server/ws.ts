@@ -56,7 +56,7 @@ export function deny(s: any, q: Req): any {
 }
 
 // Per-socket state once upgraded (besides http.ts's): _p the endpoint, _c close sent,
-// _i ping outstanding, _x when the send queue went over wsQueue (0: it is not), _o/_n a
+// _i ping outstanding, _q data arrived since the last tick, _x when the send queue went over wsQueue (0: it is not), _o/_n a
 // streamed send in progress (source, opcode of its next frame), _s topics (rpc.ts).
 
 /** Sends one whole message (op 1 text, 2 binary); dropped once a close was sent. */
@@ -111,8 +111,7 @@ var R = {
 var U = {
   data: function (s: any, d: string) {
     cur = s;
-    if (!s._c) s._d = now() + P.pingInterval;
-    if (s._i) delete s._i; // any traffic proves the peer alive
+    s._q = 1; // any traffic proves the peer alive (the next tick acts on it: no clock read per message)
     var e = s._r.push(d, R);
     if (e) {
       // a protocol violation: fail the connection with the reader's close code
@@ -131,6 +130,10 @@ var U = {
     if (s._p.close) s._p.close(s);
   },
   tick: function (s: any, t: number) {
+    if (s._q) {
+      delete s._q; delete s._i;
+      if (!s._c) s._d = t + P.pingInterval;
+    }
     if (s._x && t - s._x > P.pongTimeout) {
       // the client stopped reading: drop what it cannot take instead of filling RAM
       delete s._x;

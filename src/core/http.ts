@@ -112,14 +112,16 @@ function clen(v: string): number {
 
 // Request line -> Req without n and k (those need the whole head), or an HTTP status.
 // Check order: syntax 400, version 505, method 501, target 400.
+var METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
 function reqLine(l: string): any {
   var a = l.indexOf(" "), z = l.lastIndexOf(" "), m = l.substr(0, a), u = l.substring(a + 1, z),
-    v = l.substr(z + 1), y = v.charCodeAt(7) - 48, i = u.indexOf("?"), p: any = i < 0 ? u : u.substr(0, i), w: string[], sc: string;
+    v = l.substr(z + 1), y = v.charCodeAt(7) - 48, i = u.indexOf("?"), p: any = i < 0 ? u : u.substr(0, i),
+    r = i < 0 ? "" : u.substr(i + 1), w: string[], sc: string;
   // exactly two SPs (the target has no SP or CTL, only visible ASCII), a token method,
   // and exactly "HTTP/" DIGIT "." DIGIT
   if (a < 1 || !TOKEN.test(m) || !VCHAR.test(u) || !VER.test(v)) return 400;
   if (v.charAt(5) != "1" || y > 1) return 505;
-  if (["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"].indexOf(m) < 0) return 501;
+  if (METHODS.indexOf(m) < 0) return 501;
   if (p.charAt(0) != "/" && u != "*") {
     // absolute-form (RFC 9112 §3.2.2: servers must accept it): drop scheme and authority
     i = p.indexOf(":");
@@ -131,8 +133,7 @@ function reqLine(l: string): any {
   }
   // "*" only for OPTIONS (RFC 9112 §3.2.4); pct and norm are null on a bad path
   p = u == "*" ? m == "OPTIONS" && u : (p = p.indexOf("%") < 0 ? p : pct(p)) && norm(p);
-  i = u.indexOf("?");
-  return p ? { m: m, u: u, p: p, q: i < 0 ? "" : u.substr(i + 1), v: y, h: {} } : 400;
+  return p ? { m: m, u: u, p: p, q: r, v: y, h: {} } : 400;
 }
 
 // One header line into the field map h; a status on error, else 0.
@@ -236,9 +237,9 @@ function run(r: any, h: HttpHandler): number {
     r._g = 1;
     try {
       while (r._s < 2) {
-        b = r._b;
+        // nothing buffered: no body to pass on, no head to read (after every response)
+        if (!(b = r._b)) break;
         if (r._s) {
-          if (!b) break;
           k = b.length < r._r ? b.length : r._r;
           r._b = b.substr(k);
           if (!(r._r -= k)) {

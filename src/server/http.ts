@@ -53,7 +53,7 @@ export function reply(s: any, code: number, type: string, body: string, hdrs?: s
 
 /** A plain-text error; closing the connection unless the request was fully read. */
 export function fail(s: any, code: number, msg?: string, hdrs?: string): any {
-  if (code >= 400 && code != 404 && code != 304 && code != 406 && code != 405) s._k = false;
+  if (code >= 400 && code != 404 && code != 406 && code != 405) s._k = false;
   return reply(s, code, "text/plain; charset=utf-8", code + " " + reason(code) + (msg ? ": " + msg : "") + "\n", hdrs);
 }
 
@@ -133,7 +133,8 @@ function onConn(s: any) {
   s.on("close", onClose);
   if (conns.length >= P.maxClients) {
     // refused before reading: the board's sockets and RAM are the scarce resource
-    s.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    s._k = false;
+    s.end(head(s, 503, "Retry-After: 2\r\n", 0));
     return;
   }
   conns.push(s);

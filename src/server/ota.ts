@@ -11,7 +11,7 @@ import { crc32 } from "../core/wrap";
 import { store, routes, reply, out, now, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
-import { PTR, active, web, index } from "./static";
+import { PTR, active, web, index, hex } from "./static";
 // May this request change the web app? With a device password set: a Bearer token.
 import { allowed as auth } from "./auth";
 import * as P from "sprat:profile";
@@ -28,8 +28,6 @@ var NC = typeof E != "undefined" && !!E.CRC32;
 // The upload in progress: its socket (0: none), slot, size, CRC wanted, bytes written, bytes
 // not yet written, JS CRC so far, extra reply headers (CORS).
 var up: any = 0, slot = "", size = 0, want = 0, off = 0, buf = "", jc = 0, ch = "";
-
-function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8); }
 
 /** Why slot n holds no usable web app (a ZIP with index.html), or "" if it does. */
 function bad(n: string): string {
@@ -105,10 +103,11 @@ function gone(this: any) {
 // Without the feature (profile features.ota false) the web app changes only by upload:web.
 if (P.ota) {
   routes.unshift(function (s: any, q: Req) {
-    var w = q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" ? "POST" : "", h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
+    // runs before every request: the method decides first (a GET is never an upload); other
+    // methods on these paths (OPTIONS preflights too) go on to the REST mirror
+    if (q.m != (q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" && "POST") || !originOk(q)) return false;
+    var w = q.m, h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
       o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i = 0, k = 0, d: number;
-    // other methods (OPTIONS preflights too) go on to the REST mirror
-    if (q.m != w || !originOk(q)) return false;
     if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
     if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
     if (up) return res(s, 409, "an update is in progress", c);

@@ -12,20 +12,22 @@ export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
 // zip: the active ZIP as web() last read it (file(): a string or a view reading flash);
-// ent: the entries served from it so far ("/" + path -> zipEntry's fields plus d: data
-// offset, t: ETag core, y and f: fixed header fields), at most 8 of them: a request reads
+// ent: the entries served from it so far (request path -> zipEntry's fields plus d: data
+// offset, t: ETag core, y and f: fixed header fields, p: ZIP name), at most 8 of them: a request reads
 // nothing from the ZIP but its fingerprint. ae, ad, ag: the last Accept-Encoding seen and
 // whether it accepts deflate and gzip (a browser sends the same one every time).
-var idx: any, fp = "", zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
+var idx: any, fn = "", fl = -1, ft = "", zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
 
 /** The index of the active ZIP (path -> central-directory offset), or an error message. */
 export function web(): any {
-  var name = active(), z = zip = file(name), f: string;
+  var name = active(), z = zip = file(name), t: string;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
-  f = name + z.length + z.substr(z.length > 64 ? z.length - 64 : 0);
-  if (f != fp) {
-    fp = f;
+  t = z.substr(z.length > 64 ? z.length - 64 : 0);
+  if (t != ft || z.length != fl || name != fn) {
+    ft = t;
+    fl = z.length;
+    fn = name;
     bump();
     idx = index(z);
     ent = {};
@@ -61,36 +63,34 @@ export function accepts(ae: string, c: string): boolean {
   return false;
 }
 
-function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8); }
+export function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8); }
 
-// "app.3f9a2c1e.js": a name carrying a content hash can be cached for good
-function hashed(p: string): boolean {
-  var a = p.split("."), i = 1, j: number, c: number;
-  for (; i < a.length - 1; i++) {
-    for (j = 0; j < a[i].length && ((c = a[i].charCodeAt(j)) > 47 && c < 58 || c > 96 && c < 103); j++);
-    if (j >= 8 && j == a[i].length) return true;
-  }
-  return false;
-}
+// "app.3f9a2c1e.js": a name carrying a content hash (8 or more hex digits between dots) can
+// be cached for good
+var HASHED = /\.[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]+\./;
 
 routes.push(function (s: any, q: Req) {
   if (q.m != "GET" && q.m != "HEAD") return false;
-  var x = web(), p = q.p.substr(1), e: any, z = zip, rd: any, d: number, enc = "", pre = "", post = "", tag: string, h: string, n: number;
+  var x = web(), p = q.p, e = ent, z = zip, rd: any, d: number, enc = "", pre = "", post = "", tag: string, h: string, n: number;
   if (typeof x == "string") return fail(s, 503, "web app unavailable: " + x);
-  if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
-  if (typeof x[p] != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) p = "index.html";
-  if (typeof x[p] != "number") return fail(s, 404);
-  if (!(e = ent["/" + p])) {
+  // keyed by the request path (it starts with "/": no inherited name), so that a repeated
+  // request skips the mapping below; the cache goes with the index it was built from
+  if (!(e = e[p])) {
+    p = p.substr(1);
+    if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
+    if (typeof x[p] != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) p = "index.html";
+    if (typeof x[p] != "number") return fail(s, 404);
     rd = function (o: number, n: number) { return z.substr(o, n); };
     e = zipEntry(rd, x[p]);
     d = zipData(rd, e.lh);
     if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
     if (++ne > 8) ent = {}, ne = 1;
-    ent["/" + p] = e;
+    ent[q.p] = e;
     e.d = d;
     e.t = hex(e.crc) + hex(e.u);
     e.y = "Content-Type: " + type(p) + "\r\n";
-    e.f = "Vary: Accept-Encoding\r\nCache-Control: " + (hashed(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
+    e.f = "Vary: Accept-Encoding\r\nCache-Control: " + (HASHED.test(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
+    e.p = p;
   }
   if (e.m == 8) {
     h = q.h["accept-encoding"] || "";
@@ -111,7 +111,7 @@ routes.push(function (s: any, q: Req) {
       pre = gzipHead();
       post = gzipTail(e.crc, e.u);
     } else if (ad) enc = "deflate";
-    else return fail(s, 406, p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
+    else return fail(s, 406, e.p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
   }
   // strong validator: content (CRC-32, size) and encoding, whose bytes differ
   tag = "\"" + e.t + enc.charAt(0) + "\"";

@@ -219,21 +219,23 @@ const wsProp = (input) => fc.property(input, cuts, fc.constantFrom([1024, 0], [6
   assert.deepEqual(bytes.ev, whole.ev);
 });
 
-test("fuzz: HttpReader on random and mutated bytes: no exception, documented statuses, bounded buffer, split-invariant", (t) => {
+// in-process: once, in this file (not again in abuse-kaluma.test.mjs)
+const fuzzTest = globalThis.SPRAT_ABUSE_RUNTIME ? () => {} : test;
+fuzzTest("fuzz: HttpReader on random and mutated bytes: no exception, documented statuses, bounded buffer, split-invariant", (t) => {
   t.diagnostic(`seed ${SEED}, ${RUNS} cases per property (SPRAT_FUZZ_SEED, SPRAT_FUZZ_RUNS)`);
   fc.assert(httpProp(byteStr(400)), { numRuns: RUNS, seed: SEED });
   fc.assert(httpProp(mutated(HTTP_SEEDS)), { numRuns: RUNS, seed: SEED + 1 });
   t.diagnostic(`outcomes (status: cases): ${JSON.stringify(seen.http)}`);
 });
 
-test("fuzz: WsReader on random and mutated frames: no exception, documented close codes, bounded buffer, split-invariant", (t) => {
+fuzzTest("fuzz: WsReader on random and mutated frames: no exception, documented close codes, bounded buffer, split-invariant", (t) => {
   t.diagnostic(`seed ${SEED}, ${RUNS} cases per property`);
   fc.assert(wsProp(byteStr(300)), { numRuns: RUNS, seed: SEED + 2 });
   fc.assert(wsProp(mutated(WS_SEEDS)), { numRuns: RUNS, seed: SEED + 3 });
   t.diagnostic(`outcomes (close code: cases): ${JSON.stringify(seen.ws)}`);
 });
 
-test("fuzz regressions (test/vectors/fuzz-regressions.json): fixed outcomes, whole and byte by byte", () => {
+fuzzTest("fuzz regressions (test/vectors/fuzz-regressions.json): fixed outcomes, whole and byte by byte", () => {
   const V = JSON.parse(fs.readFileSync(new URL("./vectors/fuzz-regressions.json", import.meta.url), "utf8"));
   const hex = (s) => bin(s).toString("hex");
   for (const c of V.http.cases) {
@@ -254,7 +256,11 @@ test("fuzz regressions (test/vectors/fuzz-regressions.json): fixed outcomes, who
 
 // ================================================================== over the socket
 
-const RTS = runtimes();
+// test/abuse-kaluma.test.mjs runs the per-runtime tests on kaluma-emu in a process of its own
+// (node's --test-timeout is per file; three runtimes' worth comes close to it)
+const ONLY = globalThis.SPRAT_ABUSE_RUNTIME;
+const RTS = runtimes().filter((r) => (ONLY ? r.name === ONLY : r.name !== "kaluma-emu"));
+RTS.missing = ONLY ? [] : runtimes().missing;
 for (const m of RTS.missing) test(`abuse on ${m.name}`, { skip: m.skipReason }, () => {});
 
 // A python3 relay makes the TCP connection with a 536-byte MSS and a 2 KB receive buffer

@@ -1,17 +1,19 @@
 // Access control (src/server/auth.ts, docs/security.md) and the Origin / Host policy
 // (src/server/ws.ts originOk, hostOk) over real sockets on 127.0.0.1, on every runtime from
-// tools/runtimes.mjs: the emulator always, Espruino for Linux when ESPRUINO_BIN is set.
+// tools/runtimes.mjs: the emulator and the Kaluma emulator always, Espruino for Linux when
+// ESPRUINO_BIN is set.
 // The app is built with tokenTtl 3 s (expiry is tested), an extra origin and an extra host
 // name; a second build has publicRead false. The password's hash is checked against one
-// computed here (SHA-256, both runtimes have it), and a hash made here logs in there.
+// computed here (SHA-256 where the firmware has it, else SHA-1: Kaluma), and a hash made
+// here logs in there.
 // Run: node --test test/auth.test.mjs
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runtimes, readStorage, writeStorage } from "../tools/runtimes.mjs";
-import { build, start, geometry, flashFile, http, api, wsOpen, authHash, sleep } from "./helpers/sec.mjs";
+import { runtimes } from "../tools/runtimes.mjs";
+import { build, start, readFlash, writeFlash, http, api, wsOpen, authHash, sleep } from "./helpers/sec.mjs";
 
 const TTL = 3000, ORIGIN = "http://allowed.example:8081", HOST = "device.example.com";
 const LIMITS = { tokenTtl: TTL, origins: ORIGIN, hosts: HOST, telemetryMs: 100 };
@@ -179,15 +181,18 @@ for (const r of RTS) {
       } finally { ws.destroy(); }
     });
 
-    await t.test("Storage holds {salt, hash, iter}: iterated SHA-256, never the password; it survives a restart, sessions do not", async () => {
+    await t.test("Storage holds {salt, hash, iter}: iterated SHA-256 (SHA-1 without native crypto: Kaluma), never the password; it survives a restart, sessions do not", async () => {
       await rt.stop();
-      const raw = await readStorage(flashFile(r, dir), "auth.json", geometry(r, b.values));
+      const raw = await readFlash(r, dir, "auth.json", b.values);
       assert.ok(raw, "auth.json exists");
       const a = JSON.parse(raw.toString("latin1"));
       assert.deepEqual(Object.keys(a).sort(), ["hash", "iter", "salt"]);
       assert.equal(a.salt.length, 16);
       assert.equal(a.iter, 100);
-      assert.equal(a.hash, authHash(a.salt, Buffer.from(PW2, "utf8").toString("latin1"), a.iter), "hash = iterated base64(SHA-256(h + salt + password))");
+      // src/server/auth.ts: SHA-256 from the firmware's crypto; profiles without it (nativeSha1
+      // false) hash with the bundle's JS SHA-1
+      const alg = b.values.nativeSha1 ? "sha256" : "sha1";
+      assert.equal(a.hash, authHash(a.salt, Buffer.from(PW2, "utf8").toString("latin1"), a.iter, alg), `hash = iterated base64(${alg}(h + salt + password))`);
       assert.ok(!raw.includes(Buffer.from("battery")), "no plain text");
       rt = await start(r, b, { dir, keep: true });
       assert.equal((await api(P(), "control.set", { level: 32 }, token)).status, 401, "sessions are RAM only");
@@ -202,14 +207,14 @@ for (const r of RTS) {
       assert.equal(res.json, null);
       assert.equal((await api(P(), "control.set", { level: 33 })).status, 200);
       await rt.stop();
-      assert.equal(await readStorage(flashFile(r, dir), "auth.json", geometry(r, b.values)), undefined);
+      assert.equal(await readFlash(r, dir, "auth.json", b.values), undefined);
       rt = await start(r, b, { dir, keep: true });
       assert.equal((await api(P(), "control.set", { level: 34 })).status, 200, "still open after a restart");
     });
 
     await t.test("a corrupt auth.json fails closed: writes and logins refused, reads open, a console line", async () => {
       await rt.stop();
-      await writeStorage(flashFile(r, dir), { "auth.json": "{\"salt\":\"abc\",\"ha" }, geometry(r, b.values));
+      await writeFlash(r, dir, { "auth.json": "{\"salt\":\"abc\",\"ha" }, b.values);
       rt = await start(r, b, { dir, keep: true });
       await rt.waitFor("auth.json is corrupt: logins refused until it is erased", 3000);
       assert.equal((await api(P(), "control.set", { level: 35 })).status, 401);
@@ -222,8 +227,9 @@ for (const r of RTS) {
   test(`${r.name}: publicRead false: read methods and topics need a session too`, { timeout: 120000 }, async (t) => {
     const salt = "0123456789abcdef", pw = "s3cret";
     // a hash computed here: the device's format is plain and portable
-    const storage = { "auth.json": JSON.stringify({ salt, hash: authHash(salt, pw, 10), iter: 10 }) };
-    const rt = await start(r, await build(r, "auth-private", { ...LIMITS, publicRead: false }), { storage, dir: freshDir() });
+    const b = await build(r, "auth-private", { ...LIMITS, publicRead: false });
+    const storage = { "auth.json": JSON.stringify({ salt, hash: authHash(salt, pw, 10, b.values.nativeSha1 ? "sha256" : "sha1"), iter: 10 }) };
+    const rt = await start(r, b, { storage, dir: freshDir() });
     t.after(() => rt.stop());
     for (const m of ["status", "settings.get", "web.info"]) {
       const res = await api(rt.port, m);

@@ -45,8 +45,9 @@ async function api(base, method, params) {
   return { status: r.status, body: await r.json() };
 }
 
-// The same browser test on each runtime: the emulator always, Espruino for Linux when set.
-const RUNTIMES = [["emulator", skip], ["espruino", skip || (!process.env.ESPRUINO_BIN && "ESPRUINO_BIN not set: real Espruino tests skipped (see README 'Real runtimes')")]];
+// The same browser test on each runtime: the emulator and the Kaluma emulator always, Espruino
+// for Linux when set.
+const RUNTIMES = [["emulator", skip], ["kaluma-emu", skip], ["espruino", skip || (!process.env.ESPRUINO_BIN && "ESPRUINO_BIN not set: real Espruino tests skipped (see README 'Real runtimes')")]];
 for (const [runtime, rtSkip] of RUNTIMES) test(`dashboard end to end (${runtime})`, { skip: rtSkip, timeout: 180000 }, async (t) => {
   const { startHost } = await import(pathToFileURL(HELPER).href);
   const { chromium } = await import("playwright-core");

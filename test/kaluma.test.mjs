@@ -12,8 +12,8 @@
 //    pieces (ERR_MEM), Kaluma 1.2.1's as-shipped data routing, its net module's missing
 //    'drain', and the binding's store/file over LittleFS.
 //
-// The full HTTP suite also runs against the emulator with SPRAT_RUNTIMES=kaluma-emu
-// node --test test/http.test.mjs (docs/runtimes.md says which of its tests assume Espruino).
+// The integration suites (http, ws-kaluma, ota, e2e, keepalive, abuse, auth, runtimes) run on
+// kaluma-emu too (tools/runtimes.mjs runtimes(); docs/runtimes.md says what differs there).
 import test, { describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";

@@ -1,6 +1,7 @@
-// tools/runtimes.mjs: starting bundles on the emulator and on Espruino for Linux
-// ($ESPRUINO_BIN), Storage written first, loopback-only listening, stop() that really stops.
-// Fixture: test/fixtures/runtime/storage-server.js. Run: node --test test/runtimes.test.mjs
+// tools/runtimes.mjs: starting bundles on the emulator, the Kaluma emulator and Espruino for
+// Linux ($ESPRUINO_BIN), Storage written first, loopback-only listening, stop() that really
+// stops. Fixtures: test/fixtures/runtime/storage-server.js (Espruino's APIs) and
+// storage-server-kaluma.js (Kaluma's). Run: node --test test/runtimes.test.mjs
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,12 +12,16 @@ import crypto from "node:crypto";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
-  runtimes, startEspruino, startEmulator, freePort, canConnect, listeners, loopbackShim,
+  runtimes, startEspruino, startEmulator, startKalumaEmulator, freePort, canConnect, listeners, loopbackShim,
   writeStorage, readStorage, ESPRUINO_SKIP, TELNET_PORT,
 } from "../tools/runtimes.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.join(here, "fixtures/runtime/storage-server.js");
+const KALUMA = (r) => r.name === "kaluma-emu";
+const fixtureOf = (r) => (KALUMA(r) ? path.join(here, "fixtures/runtime/storage-server-kaluma.js") : FIXTURE);
+// Kaluma's driver opens sockets only with the Wi-Fi up: code that listens starts an access point
+const netUp = (r, code) => (KALUMA(r) ? `new (require("wifi").WiFi)().wifiApMode({ ssid: "t", password: "password" }, function () { ${code} });` : code);
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "sprat-rt-test-"));
 test.after(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
 let dirN = 0;
@@ -101,15 +106,20 @@ test("the bind shim turns 0.0.0.0 into 127.0.0.1 (checked with node as the progr
   }
 });
 
-test("runtimes(): the emulator always; espruino only with ESPRUINO_BIN, else one skip reason", () => {
-  const list = runtimes();
+test("runtimes(): the emulator and kaluma-emu always; espruino only with ESPRUINO_BIN, else one skip reason", () => {
+  const saved = process.env.SPRAT_RUNTIMES;
+  delete process.env.SPRAT_RUNTIMES;
+  let list;
+  try { list = runtimes(); } finally { if (saved !== undefined) process.env.SPRAT_RUNTIMES = saved; }
   assert.equal(list[0].name, "emulator");
   assert.equal(list[0].start, startEmulator);
+  assert.equal(list.at(-1).start, startKalumaEmulator);
+  assert.equal(list.at(-1).profile, "kaluma-picow");
   if (process.env.ESPRUINO_BIN) {
-    assert.deepEqual(list.map((r) => r.name), ["emulator", "espruino"]);
+    assert.deepEqual(list.map((r) => r.name), ["emulator", "espruino", "kaluma-emu"]);
     assert.deepEqual(list.missing, []);
   } else {
-    assert.deepEqual(list.map((r) => r.name), ["emulator"]);
+    assert.deepEqual(list.map((r) => r.name), ["emulator", "kaluma-emu"]);
     assert.deepEqual(list.missing, [{ name: "espruino", profile: "linux", skipReason: ESPRUINO_SKIP }]);
   }
 });
@@ -126,36 +136,36 @@ for (const m of RTS.missing) test(`runtime ${m.name}`, { skip: m.skipReason }, (
 
 for (const r of RTS) {
   test(`${r.name}: serves Storage files written before the start; stop() really stops`, async (t) => {
-    const rt = await r.start({ bundle: FIXTURE, storage: { "web.zip": ZIP, "a.txt": Buffer.from("héllo") } });
+    const rt = await r.start({ bundle: fixtureOf(r), storage: { "web.zip": ZIP, "a.txt": Buffer.from("héllo") } });
     t.after(() => rt.stop());
     t.diagnostic(`${r.name} accepted connections ${rt.startMs} ms after spawn`);
     await servesStorage(rt);
-    await stopsCleanly(rt, r.name === "espruino");
+    await stopsCleanly(rt, r.name !== "emulator");
   });
 
   test(`${r.name}: a given port; the Storage image persists across restarts`, async (t) => {
     const dir = freshDir(), port = await freePort();
-    const opts = r.name === "espruino" ? { cwd: dir } : { flash: path.join(dir, "host.flash") };
-    let rt = await r.start({ ...opts, bundle: FIXTURE, port, storage: { "web.zip": ALL } });
+    const opts = r.name === "emulator" ? { flash: path.join(dir, "host.flash"), bundle: FIXTURE } : { cwd: dir, bundle: fixtureOf(r) };
+    let rt = await r.start({ ...opts, port, storage: { "web.zip": ALL } });
     t.after(() => rt.stop());
     assert.equal(rt.port, port);
     assert.equal((await get(port, "boots")).body.toString(), "1");
     await rt.stop();
     assert.ok(fs.existsSync(rt.flash), "a given directory / image is kept");
     // keepFlash: same image, the web ZIP replaced, the bundle's own boots.json kept
-    rt = await r.start({ ...opts, bundle: FIXTURE, port, keepFlash: true, storage: { "web.zip": ZIP } });
+    rt = await r.start({ ...opts, port, keepFlash: true, storage: { "web.zip": ZIP } });
     assert.equal((await get(port, "boots")).body.toString(), "2");
     assert.ok((await get(port, "web.zip")).body.equals(ZIP));
     await rt.stop();
     // keepFlash: false starts from an empty image
-    rt = await r.start({ ...opts, bundle: FIXTURE, port, keepFlash: false });
+    rt = await r.start({ ...opts, port, keepFlash: false });
     assert.equal((await get(port, "boots")).body.toString(), "1");
     assert.equal((await get(port, "web.zip")).status, 404);
     await stopsCleanly(rt, false);
   });
 
   test(`${r.name}: code instead of a bundle file; waitFor; kill()`, async (t) => {
-    const rt = await r.start({ code: `require("net").createServer(function(c){c.end("hi");}).listen(SPRAT_PORT);\nsetTimeout(function(){print("tick " + (6*7));}, 50);` });
+    const rt = await r.start({ code: netUp(r, `require("net").createServer(function(c){c.end("hi");}).listen(SPRAT_PORT);`) + `\nsetTimeout(function(){console.log("tick " + (6*7));}, 50);` }); // Kaluma's print() adds no newline
     t.after(() => rt.stop());
     assert.equal((await rt.waitFor(/tick (\d+)\r?\n/))[1], "42"); // up to the newline: output comes in chunks
     assert.equal(await rt.waitFor("tick 42"), "tick 42");
@@ -246,7 +256,9 @@ test("npm start --runtime espruino without ESPRUINO_BIN: one error line, exit 1"
 });
 
 for (const r of RTS) {
-  test(`npm start --runtime ${r.name}: serves the dashboard on 127.0.0.1; Ctrl-C stops it (exit 0)`, { timeout: 90000 }, async (t) => {
+  test(`npm start --runtime ${r.name}: serves the dashboard on 127.0.0.1; Ctrl-C stops it (exit 0)`, {
+    timeout: 90000, skip: KALUMA(r) && "npm start (tools/start.mjs) runs the emulator or espruino only; kaluma-emu has its own CLI (tools/kaluma-emu/cli.mjs)",
+  }, async (t) => {
     const s = await npmStart(["--runtime", r.name, "--port", "0"]);
     t.after(() => { if (s.child.exitCode === null) s.child.kill("SIGKILL"); });
     const m = s.out().match(new RegExp(`sprat \\((\\w[\\w-]*), ${r.name}\\) serving http://127\\.0\\.0\\.1:(\\d+)/`));

@@ -14,10 +14,11 @@
 //   emulator  node tools/emu/cli.mjs as a child process (always available)
 //   espruino  Espruino for Linux (ESPRUINO_BIN), run with LD_PRELOAD=build/loopback-bind.so
 //             (tools/loopback-bind.c) so its servers and telnet bind 127.0.0.1, not 0.0.0.0
-//   kaluma-emu  node tools/kaluma-emu/cli.mjs (Kaluma on a Pico W, emulated; profile
-//             kaluma-picow). Not in the default list: the suites have Espruino-specific steps
-//             (Storage images, flash-fault shims). SPRAT_RUNTIMES=kaluma-emu (a comma list of
-//             names) picks runtimes by name instead; test/kaluma.test.mjs covers it in CI.
+//   kaluma-emu  node tools/kaluma-emu/cli.mjs (Kaluma 1.2.1 on a Pico W, emulated from its
+//             sources; profile kaluma-picow; always available). Its Storage is LittleFS, a
+//             host directory (the handle's `flash`): suites write and corrupt files there
+//             where they use Storage images on the Espruino runtimes.
+// SPRAT_RUNTIMES=name,name (a comma list) picks runtimes by name instead of all available.
 //
 // Every start*() resolves once 127.0.0.1:<port> accepts TCP connections, with
 //   { name, port, pid, cwd, flash, output(), waitFor(pattern, ms), stop(), kill(), exited, stdin }
@@ -366,20 +367,20 @@ export async function startKalumaEmulator(opts = {}) {
 const ALL = [
   { name: "emulator", profile: "host", start: startEmulator },
   { name: "espruino", profile: "linux", start: startEspruino, needs: "ESPRUINO_BIN", skipReason: ESPRUINO_SKIP },
-  { name: "kaluma-emu", profile: "kaluma-picow", start: startKalumaEmulator, optIn: true },
+  { name: "kaluma-emu", profile: "kaluma-picow", start: startKalumaEmulator },
 ];
 
 /**
  * The runtimes to run integration tests on: [{ name, profile, start }] (profile: which
  * board profile's bundle fits it). `.missing` lists the unavailable ones as
  * [{ name, profile, skipReason }] so a test can report ONE skip line each.
- * SPRAT_RUNTIMES=name,name picks runtimes by name (kaluma-emu is only run that way).
+ * SPRAT_RUNTIMES=name,name picks runtimes by name.
  */
 export function runtimes() {
   const only = (process.env.SPRAT_RUNTIMES || "").split(",").map((s) => s.trim()).filter(Boolean);
   const list = [], missing = [];
   for (const r of ALL) {
-    if (only.length ? !only.includes(r.name) : r.optIn) continue;
+    if (only.length && !only.includes(r.name)) continue;
     const entry = { name: r.name, profile: r.profile, start: r.start };
     if (r.needs && !process.env[r.needs]) missing.push({ name: r.name, profile: r.profile, skipReason: r.skipReason });
     else list.push(entry);

@@ -29,6 +29,7 @@ var fs = require("fs"), D = "/";
 //  - 'drain' (asynchronously) once the queue is empty, unless end() was called;
 //  - end(str) closes once the queue is sent (tcp_close: FIN after the queued bytes); write()
 //    after end() or close throws; 'close' once, however the connection ends;
+//  - clsNow = 1 (Espruino's flag) closes at the next turn, the queue dropped;
 //  - handlers run with this = the adapter.
 // Pieces are binary strings: the driver takes strings and sends chars 0-255 as single bytes
 // (jerryxx_string_to_ascii_char_buffer).
@@ -77,6 +78,9 @@ function step(s: any) {
   var n: string;
   s._kT = 0;
   if (s._kC || s._kN) return;
+  // Espruino's "close now" flag, which the server sets on a client that stopped reading:
+  // drop the queue and close (else a stuck queue holds the socket through 5 s of retries)
+  if (s.clsNow) return gone(s);
   if (s._kQ) {
     n = s._kN = s._kQ.substr(0, P.chunk);
     s._kQ = s._kQ.substr(n.length);

@@ -39,11 +39,12 @@ export function buildBundle(rt) {
 }
 
 /**
- * Storage options for a runtime: the emulator gets the profile's flash size and page size;
- * Espruino for Linux has its own fixed image (ESPRUINO_FLASH, the linux profile's sizes).
+ * Storage geometry of a runtime: the emulator gets the profile's flash size and page size, and
+ * the Kaluma emulator's LittleFS has them (512 KB of 4 KB blocks); Espruino for Linux has its
+ * own fixed image (ESPRUINO_FLASH, the linux profile's sizes).
  */
 export function geometry(rt, values) {
-  return rt.name === "emulator" ? { flashSize: values.storageSize, pageSize: values.storagePage } : { flashSize: ESPRUINO_FLASH.flashSize, pageSize: ESPRUINO_FLASH.pageSize };
+  return rt.name === "espruino" ? { flashSize: ESPRUINO_FLASH.flashSize, pageSize: ESPRUINO_FLASH.pageSize } : { flashSize: values.storageSize, pageSize: values.storagePage };
 }
 
 /**

@@ -18,7 +18,7 @@ import crypto from "node:crypto";
 import { rollup } from "rollup";
 import { loadProfile } from "../../tools/profiles.mjs";
 import { bundleConfig } from "../../tools/build-lib.mjs";
-import { ROOT, ESPRUINO_FLASH } from "../../tools/runtimes.mjs";
+import { ROOT, ESPRUINO_FLASH, readStorage, writeStorage, writeKalumaFiles } from "../../tools/runtimes.mjs";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,10 +43,13 @@ export function build(rt, tag, overrides = {}) {
   return built.get(key);
 }
 
-/** Storage geometry: the profile's on the emulator; Espruino for Linux has its own image. */
-export const geometry = (rt, values) => rt.name === "emulator"
-  ? { flashSize: values.storageSize, pageSize: values.storagePage }
-  : { flashSize: ESPRUINO_FLASH.flashSize, pageSize: ESPRUINO_FLASH.pageSize };
+/**
+ * Storage geometry: the profile's on the emulator (and the Kaluma emulator's LittleFS has it);
+ * Espruino for Linux has its own image.
+ */
+export const geometry = (rt, values) => rt.name === "espruino"
+  ? { flashSize: ESPRUINO_FLASH.flashSize, pageSize: ESPRUINO_FLASH.pageSize }
+  : { flashSize: values.storageSize, pageSize: values.storagePage };
 
 /**
  * Starts a built bundle. dir: keep Storage in this directory (a restart with keep: true
@@ -63,8 +66,20 @@ export async function start(rt, { bundle, values }, { storage, dir, keep = false
   return h;
 }
 
-/** The Storage image file of a started runtime in dir. */
-export const flashFile = (rt, dir) => path.join(dir, rt.name === "emulator" ? "emulator.flash" : ESPRUINO_FLASH.file);
+/** The Storage image file of a started runtime in dir (the Kaluma emulator: its LittleFS directory). */
+export const flashFile = (rt, dir) => path.join(dir, rt.name === "emulator" ? "emulator.flash" : rt.name === "kaluma-emu" ? "kaluma-lfs" : ESPRUINO_FLASH.file);
+
+/** A file from the flash of runtime rt in dir (a Buffer), or undefined. */
+export async function readFlash(rt, dir, name, values) {
+  if (rt.name !== "kaluma-emu") return readStorage(flashFile(rt, dir), name, geometry(rt, values));
+  try { return fs.readFileSync(path.join(flashFile(rt, dir), name)); } catch { return undefined; }
+}
+
+/** Writes files ({ name: Buffer | binary string }) into the flash of runtime rt in dir. */
+export async function writeFlash(rt, dir, files, values) {
+  if (rt.name !== "kaluma-emu") return writeStorage(flashFile(rt, dir), files, geometry(rt, values));
+  writeKalumaFiles(flashFile(rt, dir), Object.fromEntries(Object.entries(files).map(([n, v]) => [n, Buffer.isBuffer(v) ? v : Buffer.from(v, "latin1")])));
+}
 
 /** Parses one whole response at the start of buf, or null. */
 export function parseResponse(buf, closed) {

@@ -16,7 +16,14 @@ import { bundleConfig } from "../../tools/build-lib.mjs";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** The board profile each runtime's bundle is built from. */
-export const PROFILES = { emulator: "board-profiles/host.json", espruino: "board-profiles/linux.json" };
+export const PROFILES = { emulator: "board-profiles/host.json", espruino: "board-profiles/linux.json", "kaluma-emu": "board-profiles/kaluma-picow.json" };
+
+/**
+ * What the suite needs beyond LIMITS, per profile: kaluma-picow (a board profile, unlike host
+ * and linux) has no /echo and 4 clients; 15 is what its driver's 16 socket slots leave
+ * besides the listener.
+ */
+const NEEDS = { "kaluma-picow": { echo: true, maxClients: 15 } };
 
 export const LIMITS = {
   pingInterval: 1000,  // ms without traffic from the client before the server pings
@@ -33,8 +40,9 @@ const profileFile = (r) => (typeof r === "string" ? PROFILES[r] : r.profile ? `b
 
 /** The profile object (as loadProfile returns it) with `overrides` applied to its values. */
 export function testProfile(r, overrides = {}) {
-  const p = loadProfile(path.join(ROOT, profileFile(r)));
-  return { ...p, values: { ...p.values, ...LIMITS, ...overrides } };
+  const file = profileFile(r);
+  const p = loadProfile(path.join(ROOT, file));
+  return { ...p, values: { ...p.values, ...NEEDS[path.basename(file, ".json")], ...LIMITS, ...overrides } };
 }
 
 export function buildTestBundle(r, overrides = {}, tag = "") {

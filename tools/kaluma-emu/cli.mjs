@@ -37,6 +37,7 @@ function boot() {
     networks: Object.fromEntries(flags.wifi.map((w) => split(w, ":"))),
     kv: Object.fromEntries(flags.kv.map((w) => split(w, "="))),
     routing: flags.routing || "socket",
+    write: (text) => process.stdout.write(text),
     onListen: (req, actual) => console.error(`[kaluma-emu] listening on 127.0.0.1:${actual}` + (req !== actual ? ` (asked ${req})` : "")),
     onReset: () => setImmediate(async () => {
       if (stopping) return;

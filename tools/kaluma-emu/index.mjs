@@ -34,19 +34,20 @@ function show(v) {
  * networks ({ssid: password} the Wifi can join; default none), kv ({key: value} in Kaluma's
  * `storage`), routing ("socket" | "shipped", see cyw43.mjs), ip (the station address the
  * net device reports, "127.0.0.1"), linkRate (bytes lwIP may send per poll and connection:
- * Infinity), onReset() (the watchdog fired: the board would reboot).
+ * Infinity), onReset() (the watchdog fired: the board would reboot), write(text) (print's
+ * output as it comes; without it print's text goes to log() line by line).
  */
 export function createKaluma(options = {}) {
   const opts = {
     dir: null, port: null, host: "127.0.0.1", onListen: null, networks: {}, kv: {}, routing: "socket", ip: "127.0.0.1", linkRate: Infinity,
-    onReset: null, log: (line) => process.stdout.write(line + "\n"), ...options,
+    onReset: null, write: null, log: (line) => process.stdout.write(line + "\n"), ...options,
   };
   if (!opts.dir) throw new Error("createKaluma: opts.dir (the LittleFS directory) is required");
   const realm = createRealm();
   const { context, api, obj, arr, mkErr, u8 } = realm;
   const warned = new Set();
   const rt = {
-    opts, realm, global: context, errors: [], warnings: [], stats: { rx: 0, tx: 0, errMem: 0, refused: 0 }, hostSockets: new Set(),
+    opts, realm, global: context, errors: [], warnings: [], stats: { rx: 0, tx: 0, errMem: 0, refused: 0 }, hostSockets: new Set(), codeBytes: 0,
     log: (line) => opts.log(String(line)),
     warn: (msg) => { if (!warned.has(msg)) { warned.add(msg); rt.warnings.push(msg); rt.log("EMULATOR WARNING: " + msg); } },
   };
@@ -65,7 +66,10 @@ export function createKaluma(options = {}) {
   const flush = () => { if (partial) { rt.log(partial); partial = ""; } };
   const line = (...a) => { flush(); rt.log(a.map(show).join(" ")); };
   def("console", obj({ log: api(line), error: api(line) }));
+  // with opts.write (a console), print's text goes out at once, as on the board's USB console;
+  // log() takes whole lines, so for it a partial line waits for its newline
   def("print", api((...a) => {
+    if (opts.write) { flush(); opts.write(a.map(show).join(" ")); return; }
     partial += a.map(show).join(" ");
     const parts = partial.split("\n");
     partial = parts.pop();
@@ -190,8 +194,10 @@ export function createKaluma(options = {}) {
   def("require", require);
   def("process", obj({
     arch: "cortex-m0-plus", platform: "rp2", version: VERSION + "-emu", builtin_modules: arr(BUILTINS),
-    // JerryScript's heap (jerry_get_memory_stats): only its size is modelled
-    memoryUsage: api(() => obj({ heapTotal: HEAP, heapUsed: 0, heapPeak: 0 })),
+    // JerryScript's heap (jerry_get_memory_stats; Kaluma builds with --mem-stats=ON, so
+    // heapUsed is never 0 on a board): its size, and as heapUsed a floor, the bytes of the
+    // programs run (JerryScript parses the whole program into the heap); objects not counted
+    memoryUsage: api(() => obj({ heapTotal: HEAP, heapUsed: Math.min(HEAP, rt.codeBytes), heapPeak: Math.min(HEAP, rt.codeBytes) })),
     binding: api(() => { throw mkErr("Error", "process.binding is not emulated"); }),
   }));
   def("board", obj({ name: "pico-w" }));
@@ -209,6 +215,7 @@ export function createKaluma(options = {}) {
     /** Runs the program as Kaluma runs the one in flash at boot; errors are printed, not thrown. */
     run(code, filename = "app.js") {
       let result;
+      rt.codeBytes += String(code).length;
       try { result = vm.runInContext(String(code), context, { filename }); }
       catch (e) { loop.uncaught(e); }
       loop.wake();

@@ -14,4 +14,5 @@ const files = only.length ? only : readdirSync("test").filter((f) => /\.test\.(m
 for (const v of ["ESPRUINO_BIN", "JERRY_BIN"]) {
   if (!process.env[v]) console.log(`note: ${v} is not set, so tests on that real runtime are skipped (see README "Real runtimes")`);
 }
-run(process.execPath, ["--import", "tsx", "--test", "--test-timeout=120000", ...files]);
+// --test-timeout is per file: with ESPRUINO_BIN set, a file runs its suite on three runtimes
+run(process.execPath, ["--import", "tsx", "--test", "--test-timeout=600000", ...files]);

@@ -128,9 +128,10 @@ var Z = typeof E != "undefined" && E.toArrayBuffer && (function (s: string) {
 // ORing the results (o) tells whether any byte is not ASCII: only then does text need the JS
 // validator. d is consumed: on Espruino its bytes may be overwritten.
 WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any): number {
-  var t = this, n = d.length, i = 0, b: number, l: number, e: number, a: any, j: number, m: number, o: number, p: string;
-  for (;;) {
-    if (!t._g)
+  // (Espruino finds a variable by walking the function's list of them: the loops' come first)
+  var j: number, o: number, a: any, m: number, l: number, i: number, b: number, e: number, p: string, n = d.length;
+  for (i = 0; ;) {
+    if (!this._g)
       while ((b = d.charCodeAt(i)) > 128 && b < 131 && (l = d.charCodeAt(i + 1) - 128) >= 0 && l < 126 && (e = i + 6 + l) <= n) {
         if (Z && e < 65536) { // (a typed array's byteOffset is at most 65535)
           a = new Uint32Array(E.toArrayBuffer(d), i + 2, l + 4 >> 2);
@@ -141,15 +142,15 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any
           p = unmask(d.substr(i + 6, l), d.substr(i + 2, 4), 0);
           o = -1;
         }
-        if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return t._g = t._x = 1007;
+        if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return this._g = this._x = 1007;
         hd.msg(x, b & 15, p, true);
         if ((i = e) >= n) return 0;
       }
-    if (i >= n || t._x) return t._x > 0 ? t._x : 0;
-    i = t._r(d, i, hd, x);
+    if (i >= n || this._x) return this._x > 0 ? this._x : 0;
+    i = this._r(d, i, hd, x);
     // _g: the general reader left state behind (see WsReader), the fast path must not run
-    if (t._k || t._h || t._o || t._x || t._s) t._g = 1;
-    else delete t._g;
+    if (this._k || this._h || this._o || this._x || this._s) this._g = 1;
+    else delete this._g;
   }
 };
 

@@ -151,7 +151,7 @@ function cors(q: Req): string {
   return o && originOk(q) ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "";
 }
 
-function call(s: any, q: Req, params: any): any {
+function call(s: any, q: Req, params?: any): any {
   run({ id: 0, method: q.p.substr(5), params: params }, s, q);
   return 1;
 }
@@ -167,11 +167,11 @@ routes.push(function (s: any, q: Req) {
   if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
     if (methods.hasOwnProperty(q.p.substr(5)) && find(reads, "," + q.p.substr(5) + ",") < 0) return err(s, q, 405, -32600, "this method changes state: use POST", "Allow: POST\r\n");
-    return call(s, q, undefined);
+    return call(s, q);
   }
   if (q.m != "POST") return err(s, q, 405, -32600, "use GET or POST", "Allow: GET, POST\r\n");
   if (q.n > P.maxBody) return fail(s, 413, "at most " + P.maxBody + " bytes");
-  if (!q.n) return call(s, q, undefined);
+  if (!q.n) return call(s, q);
   s._b = "";
   s._y = function (s: any, d: string, end: boolean) {
     var p: any;

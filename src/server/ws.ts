@@ -73,14 +73,7 @@ export function send(s: any, data: string, op?: number) {
 export function stream(s: any, src: (n: number) => string, op?: number) {
   s._o = src;
   s._n = op || 2;
-  more(s);
-}
-
-function more(s: any) {
-  var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
-  out(s, header(s._n, d.length, fin) + d);
-  s._n = 0;
-  if (fin) { delete s._o; delete s._n; }
+  U.m(s);
 }
 
 /** Starts the closing handshake; TCP is closed when the peer answers or after closeTimeout. */
@@ -114,11 +107,19 @@ var U = {
   },
   drain: function (s: any) {
     delete s._x;
-    if (s._o) more(s);
+    if (s._o) U.m(s);
     else if (s._p.drain) s._p.drain(s);
   },
   close: function (s: any) {
     if (s._p.close) s._p.close(s);
+  },
+  // the next fragment of a stream (a method: terser would inline a function used once, and
+  // Espruino would then build it anew on every drain)
+  m: function (s: any) {
+    var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
+    out(s, header(s._n, d.length, fin) + d);
+    s._n = 0;
+    if (fin) { delete s._o; delete s._n; }
   },
   tick: function (s: any, t: number) {
     if (s._q) {
@@ -153,8 +154,9 @@ export function clients(): number {
 }
 
 routes.push(function (s: any, q: Req) {
-  var ep = eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr = ep && ep.proto, rest: string;
-  if (!ep || !eps.hasOwnProperty(q.p)) return false;
+  var ep = eps.hasOwnProperty(q.p) && eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr: any, rest: string;
+  if (!ep) return false;
+  pr = ep.proto;
   // (426 names the version we speak, whether the client sent another one or no Upgrade at all)
   if (!tok(q.h.upgrade, "websocket") || q.h["sec-websocket-version"] != "13") return fail(s, 426, "this is a WebSocket endpoint", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
   if (q.m != "GET" || !q.v || !tok(q.h.connection, "upgrade") || q.n || !validKey(k)) return fail(s, 400, "bad WebSocket handshake");

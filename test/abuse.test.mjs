@@ -120,14 +120,16 @@ function runWs(chunks, max, lim) {
   const r = new WsReader(max, lim), ev = [];
   let st = 0, closed = false, cur = null, op = 0;
   const H = {
-    m(o, d, fin) {
+    msg(x, o, d, fin) {
+      assert.equal(x, r, "push's x passed on");
       assert.ok(!closed, "nothing after a close frame");
       if (max) { assert.ok(fin, "whole messages in buffered mode"); assert.ok(d.length <= max, `a ${d.length}-byte message over max ${max}`); }
       if (cur === null) { cur = ""; op = o; }
       cur += d;
       if (fin) { if (op === 1) assert.ok(utf8ok(cur), "a delivered text message is valid UTF-8"); ev.push(["m", op, cur]); cur = null; }
     },
-    c(o, p) {
+    c(x, o, p) {
+      assert.equal(x, r, "push's x passed on");
       assert.ok(!closed, "nothing after a close frame");
       assert.ok(p.length <= 125, "control payload <= 125");
       if (o === 8) {
@@ -138,7 +140,7 @@ function runWs(chunks, max, lim) {
     },
   };
   for (const c of chunks) {
-    const s = r.push(c, H);
+    const s = r.push(c, H, r);
     if (st) assert.equal(s, st, "a close code is sticky");
     st = s;
     if (max) assert.ok(!r._b || r._b.length <= max, "the message buffer stays within max");

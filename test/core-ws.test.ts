@@ -27,9 +27,13 @@ function frame(op: number, payload: string, fin = true, key = "\x37\xfa\x21\x3d"
   return masked ? h + key + unmask(payload, key, 0) : h + payload;
 }
 
-function recorder() {
+// x: what push() is given after the handler, which every call must pass on
+function recorder(x?: any) {
   const ev: Ev[] = [];
-  const h: WsHandler = { m: (op, d, fin) => ev.push(["m", op, d, fin]), c: (op, p) => ev.push(["c", op, p]) };
+  const h: WsHandler = {
+    msg: (y, op, d, fin) => { assert.equal(y, x, "push's x passed on"); ev.push(["m", op, d, fin]); },
+    c: (y, op, p) => { assert.equal(y, x, "push's x passed on"); ev.push(["c", op, p]); },
+  };
   return { ev, h };
 }
 
@@ -48,10 +52,10 @@ function normalize(ev: Ev[]): (string | number)[][] {
 }
 
 function feed(input: string, max: number, cuts: number[], lim?: number) {
-  const r = new (WsReader as any)(max, lim), { ev, h } = recorder();
+  const x = { socket: 1 }, r = new (WsReader as any)(max, lim), { ev, h } = recorder(x);
   let code = 0, from = 0;
   for (const p of [...cuts, input.length]) {
-    const c = r.push(input.substring(from, p), h);
+    const c = r.push(input.substring(from, p), h, x);
     from = p;
     if (code) assert.equal(c, code, "error code is sticky");
     code = c;

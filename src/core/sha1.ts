@@ -1,7 +1,7 @@
 // Fallbacks for boards without require("crypto") / btoa. Only the WebSocket
 // handshake uses them, so they are small rather than fast.
 
-export var B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+var B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // SHA-1 of a binary string -> 20-byte binary string.
 // No Math.imul on Espruino: sums stay below 2^53 and are wrapped with |0.

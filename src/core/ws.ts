@@ -1,6 +1,6 @@
 // RFC 6455 frame codec, server side, over binary strings.
 import { utf8 } from "./utf8";
-import { sha1, b64, B64 } from "./sha1";
+import { sha1, b64 } from "./sha1";
 
 // Espruino globals, only feature-detected (declared here too so the file also compiles alone)
 declare var E: any;
@@ -8,13 +8,14 @@ declare function require(name: string): any;
 
 export var GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+// x: what push() was given with the handler (the server's socket), passed on.
 export interface WsHandler {
   // data message content (unmasked binary string); op: 1 text, 2 binary.
   // Buffered mode (max > 0): once per message, fin = true.
   // Streaming mode (max == 0): per piece; fin = true on the last (maybe empty) piece.
-  m(op: number, data: string, fin: boolean): void;
+  msg(x: any, op: number, data: string, fin: boolean): void;
   // complete control frame: 8 close (already validated), 9 ping, 10 pong
-  c(op: number, payload: string): void;
+  c(x: any, op: number, payload: string): void;
 }
 
 // Native SHA1, detected on first use: 0 = not yet, 1 = none, else crypto.SHA1.
@@ -35,9 +36,7 @@ export function acceptKey(key: string): string {
 
 // Sec-WebSocket-Key: base64 of 16 bytes = 22 alphabet chars + "==".
 export function validKey(k: string): boolean {
-  if (typeof k != "string" || k.length != 24 || k.substr(22) != "==") return false;
-  for (var i = 0; i < 22; i++) if (B64.indexOf(k.charAt(i)) < 0) return false;
-  return true;
+  return !!k && k.length == 24 && /^[A-Za-z0-9+\/]+==$/.test(k);
 }
 
 // Server -> client frame header (servers never mask).
@@ -101,8 +100,8 @@ export function unmask(d: string, key: string, pos: number): string {
 // 0/"": on Espruino each one costs a JsVar, and an idle client then holds just _m.
 // _x  a close code once failed, -1 once a close frame was delivered
 // _h  header bytes so far; during a control frame, its payload so far
-// _k  mask key (absent while reading a header), _f first header byte
-// _l  payload bytes left in the frame, _p mask position
+// _k  mask key for the frame's next byte (absent while reading a header), _f first header byte
+// _l  payload bytes left in the frame
 // _o  opcode of the open message, _u its UTF-8 state, _b its buffer
 // _g  any of _x, _k, _h, _o is set, or _s (small limits): no fast path (one look-up, not five)
 export function WsReader(this: any, max: number, lim?: number) {
@@ -128,10 +127,11 @@ var Z = typeof E != "undefined" && E.toArrayBuffer && (function (s: string) {
 // byte tail is XORed through the frame's last word with the key moved over the tail bytes only.
 // ORing the results (o) tells whether any byte is not ASCII: only then does text need the JS
 // validator. d is consumed: on Espruino its bytes may be overwritten.
-WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number {
-  var t = this, n = d.length, i = 0, b: number, l: number, e: number, a: any, j: number, m: number, o: number, p: string;
-  for (;;) {
-    if (!t._g)
+WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any): number {
+  // (Espruino finds a variable by walking the function's list of them: the loops' come first)
+  var j: number, o: number, a: any, m: number, l: number, i: number, b: number, e: number, p: string, n = d.length;
+  for (i = 0; ;) {
+    if (!this._g)
       while ((b = d.charCodeAt(i)) > 128 && b < 131 && (l = d.charCodeAt(i + 1) - 128) >= 0 && l < 126 && (e = i + 6 + l) <= n) {
         if (Z && e < 65536) { // (a typed array's byteOffset is at most 65535)
           a = new Uint32Array(E.toArrayBuffer(d), i + 2, l + 4 >> 2);
@@ -142,15 +142,15 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
           p = unmask(d.substr(i + 6, l), d.substr(i + 2, 4), 0);
           o = -1;
         }
-        if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return t._g = t._x = 1007;
-        hd.m(b & 15, p, true);
+        if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return this._g = this._x = 1007;
+        hd.msg(x, b & 15, p, true);
         if ((i = e) >= n) return 0;
       }
-    if (i >= n || t._x) return t._x > 0 ? t._x : 0;
-    i = t._r(d, i, hd);
+    if (i >= n || this._x) return this._x > 0 ? this._x : 0;
+    i = this._r(d, i, hd, x);
     // _g: the general reader left state behind (see WsReader), the fast path must not run
-    if (t._k || t._h || t._o || t._x || t._s) t._g = 1;
-    else delete t._g;
+    if (this._k || this._h || this._o || this._x || this._s) this._g = 1;
+    else delete this._g;
   }
 };
 
@@ -158,14 +158,15 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler): number
 // path may take the next ones) or d ends; returns where it stopped, a failure is left in _x
 // (a method: terser would inline a function used once, and Espruino would then build that
 // function anew on every call).
-WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler): number {
+WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler, x: any): number {
   var t = this, n = d.length, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
   for (;;) {
     if (t._x) return n;
     if (!t._k) {
       if (i >= n) return n;
-      j = t._h ? t._h.length : 0;
-      h = (j ? t._h : "") + d.substr(i, 14 - j);
+      h = t._h || "";
+      j = h.length;
+      h += d.substr(i, 14 - j);
       if (h.length < 2) { t._h = h; return n; }
       b = h.charCodeAt(0);
       op = b & 15;
@@ -176,28 +177,26 @@ WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler
       l &= 127;
       e = l < 126 ? 2 : l < 127 ? 4 : 10;
       if (h.length < e + 4) { t._h = h; return n; }
+      i += e + 4 - j;
       for (j = 2, l > 125 && (l = 0); j < e; j++) l = l * 256 + h.charCodeAt(j);
       // 2^53 and above (a 64-bit length with its high word over 0x1FFFFF) is no exact
       // number any more: too big whatever the limits
-      if (l > 9007199254740991 || t._L && l > t._L || t._m && op < 8 && (t._b ? t._b.length : 0) + l > t._m) return t._x = 1009;
-      i += e + 4 - (t._h ? t._h.length : 0);
+      if (l > 9007199254740991 || t._L && l > t._L || t._m && op < 8 && (t._b || "").length + l > t._m) return t._x = 1009;
       t._k = h.substr(e, 4);
       delete t._h;
       t._f = b;
       t._l = l;
-      t._p = 0;
       if (op && op < 3) t._o = op;
     }
     // payload (possibly none) of the current frame
     l = t._l < n - i ? t._l : n - i;
-    p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, t._p) : "";
+    p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, 0) : "";
     i += l;
-    t._p = t._p + l & 3;
     b = t._f;
-    if (!(t._l -= l)) {
-      // the frame is done: back to reading a header, with no per-frame state left
-      delete t._k; delete t._f; delete t._l; delete t._p;
-    }
+    // more to come: the key turned to go with the next byte (no mask position to keep);
+    // else back to reading a header, with no per-frame state left
+    if (t._l -= l) t._k = (t._k + t._k).substr(l & 3, 4);
+    else { delete t._k; delete t._f; delete t._l; }
     op = b & 15;
     e = t._k ? 0 : b & 128; // frame done and FIN: message complete
     if (op & 8) {
@@ -211,21 +210,18 @@ WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler
         if (utf8(0, p, 2, l)) return t._x = 1007;
         t._x = -1;   // later bytes are ignored
       }
-      hd.c(op, p);
+      hd.c(x, op, p);
     } else {
       if (t._o == 1 && l && (t._u = utf8(t._u || 0, p, 0, l)) < 0 || e && t._u) return t._x = 1007;
       op = t._o;
       if (e) { delete t._o; delete t._u; }
-      if (!t._m) {
-        if (l || e) hd.m(op, p, !!e);
-      } else {
-        if (p) t._b = (t._b || "") + p;
-        if (e) {
-          p = t._b || "";
-          delete t._b;
-          hd.m(op, p, true);
-        }
+      if (t._m) {
+        // buffered: the whole message on its last frame, nothing before
+        p = (t._b || "") + p;
+        delete t._b;
+        if (!e) { if (p) t._b = p; l = 0; }
       }
+      if (l || e) hd.msg(x, op, p, !!e);
     }
     if (t._k) return n;   // all of d was payload of an unfinished frame
     if (!t._o) return i;

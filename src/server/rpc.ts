@@ -4,7 +4,7 @@ import { Req } from "../core/http";
 import { find } from "../core/str";
 import { utf8Escapes } from "../core/json";
 import { routes, reply, fail, conns, now } from "./http";
-import { endpoint, send, originOk, close, deny } from "./ws";
+import { endpoint, send, originOk, close, deny, Endpoint } from "./ws";
 import * as P from "sprat:profile";
 
 export type Method = (params: any, client: any) => any;
@@ -14,7 +14,7 @@ var methods: { [name: string]: Method } = {}, reads = ",";
  * Registers a method; its handler returns the result (or a Promise), or throws rpcError().
  * read: it changes nothing, so REST may call it with GET (a GET can be forged by any page).
  */
-export function method(name: string, fn: Method, read?: boolean) {
+export function method(name: string, fn: Method, read?: any) {
   methods[name] = fn;
   if (read) reads += name + ",";
 }
@@ -28,8 +28,14 @@ export function rpcError(code: number, message: string, data?: any) {
 // JSON.stringify, which is already right for the wire; E.fromUTF8 returns false elsewhere.
 var UNI = typeof E != "undefined" && E.fromUTF8 && E.fromUTF8("") !== false;
 
-/** JSON text from a client; strings come out as UTF-8 bytes on every build. */
-function wire(t: string): any { return JSON.parse(UNI ? t : utf8Escapes(t)); }
+/**
+ * JSON text from a client (strings come out as UTF-8 bytes on every build); invalid JSON is
+ * answered with -32700 and gives methods, which no JSON text parses to.
+ */
+function wire(t: string, s: any, q?: Req): any {
+  try { return JSON.parse(UNI ? t : utf8Escapes(t)); } catch (e) { answer(s, q, null, rpcError(-32700, "invalid JSON")); }
+  return methods;
+}
 
 /**
  * JSON text as UTF-8 bytes. On board builds device strings are UTF-8 byte strings and
@@ -37,72 +43,70 @@ function wire(t: string): any { return JSON.parse(UNI ? t : utf8Escapes(t)); }
  * put the bytes back.
  */
 export function json(v: any): string {
-  var s = JSON.stringify(v), o = "", i = 0, j: number, k: number, c: number;
-  if (s === undefined) return "null";
-  if (UNI) return s;
-  // (a JSON text never ends inside an escape, so plain indexOf is safe here)
-  while ((j = s.indexOf("\\u00", i)) >= 0) {
-    for (k = j; k > 0 && s.charAt(k - 1) == "\\"; k--);
-    c = parseInt(s.substr(j + 4, 2), 16);
-    if ((j - k) % 2 || !(c >= 128)) { o += s.substring(i, j + 4); i = j + 4; continue; }
-    o += s.substring(i, j) + String.fromCharCode(c);
-    i = j + 6;
-  }
-  return i ? o + s.substr(i) : s;
+  var s = JSON.stringify(v);
+  return s === undefined ? "null" : UNI ? s : utf8Escapes(s, 1);
 }
 
 var gate: any = 0;
 /**
  * Access control (auth.ts): fn(method, read, client, req) returns an rpcError to refuse the
- * call, or 0. read: registered read-only, or a built-in (subscribe); client: the WebSocket
+ * call, or 0. read: registered read-only (subscribe and unsubscribe are); client: the WebSocket
  * (0 over REST); req: the REST request (undefined over WebSocket).
  */
 export function guard(fn: (name: string, read: boolean, c: any, q?: Req) => any) { gate = fn; }
 
-// Runs a request object; calls back with the reply object (or nothing for notifications).
-function run(r: any, c: any, cb: (res: any) => void, q?: Req) {
-  var id = r && r.id, fn: any, v: any, name = r && r.method;
-  var end = function (e: any, v?: any) {
-    if (id === undefined) return;
-    if (e) cb({ id: id, error: typeof e == "object" && typeof e.code == "number" ? e : rpcError(-32603, "" + e) });
-    else cb({ id: id, result: v === undefined ? null : v });
-  };
-  if (!r || typeof r != "object" || typeof name != "string") { id = id === undefined ? null : id; return end(rpcError(-32600, "invalid request")); }
-  fn = methods.hasOwnProperty(name) ? methods[name] : builtin.hasOwnProperty(name) ? builtin[name] : 0;
-  if (!fn) return end(rpcError(-32601, "unknown method " + name));
-  if (gate && (v = gate(name, !methods.hasOwnProperty(name) || find(reads, "," + name + ",") >= 0, c, q))) return end(v);
-  try {
-    v = fn(r.params, c);
-  } catch (e) {
-    return end(e);
+/**
+ * Sends the reply to a request with this id (none for notifications, id undefined): over the
+ * WebSocket s, or as the REST response to q on socket s. e: the error, else v the result.
+ * (Shared by every path, with no closure per call: Espruino builds one per call.)
+ */
+function answer(s: any, q: Req | undefined, id: any, e: any, v?: any) {
+  var c = 200;
+  if (id === undefined) return;
+  if (v === undefined) v = null;
+  if (e) {
+    if (typeof e != "object" || typeof e.code != "number") e = rpcError(-32603, "" + e);
+    c = STATUS[e.code] || 500;
   }
-  if (v && typeof v.then == "function") v.then(function (x: any) { end(0, x); }, end);
-  else end(0, v);
+  if (!q) send(s, json(e ? { id: id, error: e } : { id: id, result: v }));
+  // (over REST: unless the client left meanwhile)
+  else if (s._r) reply(s, c, JSON_T, json(e ? { error: e } : v), cors(q) + (c == 401 ? "WWW-Authenticate: Bearer\r\n" : ""));
 }
 
-function topics(p: any): string[] | null {
-  var t = p && p.topics, i = 0;
-  if (!Array.isArray(t)) return null;
-  for (; i < t.length; i++) if (typeof t[i] != "string" || t[i].indexOf(",") >= 0) return null;
-  return t;
+// Runs request r from the WebSocket s, or over REST (q the request, s its socket).
+function run(r: any, s: any, q?: Req): any {
+  var id = r && r.id, name = r && r.method, v: any, c = q ? 0 : s;
+  if (!r || typeof r != "object" || typeof name != "string") return answer(s, q, id === undefined ? null : id, rpcError(-32600, "invalid request"));
+  if (!methods.hasOwnProperty(name)) return answer(s, q, id, rpcError(-32601, "unknown method " + name));
+  if (gate && (v = gate(name, find(reads, "," + name + ",") >= 0, c, q))) return answer(s, q, id, v);
+  try {
+    v = methods[name](r.params, c);
+  } catch (e) {
+    return answer(s, q, id, e);
+  }
+  if (v && typeof v.then == "function") v.then(function (x: any) { answer(s, q, id, 0, x); }, function (e: any) { answer(s, q, id, e); });
+  else answer(s, q, id, 0, v);
 }
 
 // Subscriptions live in one string per client, ",a,b,": a few JsVars, not an object.
-var builtin: { [name: string]: Method } = {
-  subscribe: function (p: any, c: any) {
-    var t = topics(p), i = 0;
-    if (!t || !c) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
-    if (!c._s) c._s = ",";
-    for (; i < t.length; i++) if (find(c._s, "," + t[i] + ",") < 0) c._s += t[i] + ",";
-    return t;
-  },
-  unsubscribe: function (p: any, c: any) {
-    var t = topics(p), i = 0;
-    if (!t || !c) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
-    for (; i < t.length; i++) c._s = (c._s || ",").split("," + t[i] + ",").join(",");
-    return t;
+// add: subscribe, else unsubscribe; the list is checked whole before anything changes.
+function topics(p: any, c: any, add?: any): string[] {
+  var t = p && p.topics, i = 0, j: number, l: string;
+  if (!Array.isArray(t) || !c) t = 0;
+  else for (; i < t.length; i++) if (typeof t[i] != "string" || t[i].indexOf(",") >= 0) t = 0;
+  if (!t) throw rpcError(-32602, "invalid params", { topics: "a list of topic names" });
+  // (not split/join: on Espruino 2v29 ",".split(",x,") is [])
+  for (i = 0; i < t.length; i++) {
+    l = c._s || ",";
+    j = find(l, "," + t[i] + ",");
+    c._s = (j < 0 ? l : l.substr(0, j) + l.substr(j + t[i].length + 1)) + (add ? t[i] + "," : "");
   }
-};
+  return t;
+}
+
+// built in, registered as any other (read-only: they change only the caller's own state)
+method("subscribe", function (p: any, c: any) { return topics(p, c, 1); }, 1);
+method("unsubscribe", topics, 1);
 
 /**
  * Pushes data to every client subscribed to topic. The frame is built once. A client whose
@@ -120,26 +124,23 @@ export function publish(topic: string, data: any) {
   }
 }
 
-var hooks: any = {};
-/** Called as open(client) when a /ws client connects and close(client) when it leaves. */
-export function onClient(open?: (c: any) => void, close?: (c: any) => void) {
-  hooks.o = open;
-  hooks.c = close;
-}
-
-endpoint("/ws", {
+var ws: Endpoint = {
   proto: "sprat.v1",
-  open: function (s: any) { if (hooks.o) hooks.o(s); },
-  close: function (s: any) { if (hooks.c) hooks.c(s); },
   msg: function (s: any, op: number, d: string) {
     var r: any;
     if (op != 1) return close(s, 1003, "JSON text only");
     // replies pile up if a client sends requests without reading the answers
     if (s._w > 4 * P.wsQueue) return close(s, 1008, "too many requests");
-    try { r = wire(d); } catch (e) { return send(s, json({ id: null, error: rpcError(-32700, "invalid JSON") })); }
-    run(r, s, function (res: any) { send(s, json(res)); });
+    if ((r = wire(d, s)) != methods) run(r, s);
   }
-});
+};
+endpoint("/ws", ws);
+
+/** Called as open(client) when a /ws client connects and close(client) when it leaves. */
+export function onClient(open?: (c: any) => void, close?: (c: any) => void) {
+  ws.open = open;
+  ws.close = close;
+}
 
 // REST mirror: GET /api/<method> (no params) or POST with JSON params.
 var JSON_T = "application/json";
@@ -150,12 +151,8 @@ function cors(q: Req): string {
   return o && originOk(q) ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "";
 }
 
-function call(s: any, q: Req, params: any): any {
-  run({ id: 0, method: q.p.substr(5), params: params }, 0, function (res: any) {
-    if (!s._r) return; // the client left meanwhile
-    var e = res.error, c = e ? STATUS[e.code] || 500 : 200;
-    reply(s, c, JSON_T, json(e ? { error: e } : res.result), cors(q) + (c == 401 ? "WWW-Authenticate: Bearer\r\n" : ""));
-  }, q);
+function call(s: any, q: Req, params?: any): any {
+  run({ id: 0, method: q.p.substr(5), params: params }, s, q);
   return 1;
 }
 
@@ -170,18 +167,17 @@ routes.push(function (s: any, q: Req) {
   if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
     if (methods.hasOwnProperty(q.p.substr(5)) && find(reads, "," + q.p.substr(5) + ",") < 0) return err(s, q, 405, -32600, "this method changes state: use POST", "Allow: POST\r\n");
-    return call(s, q, undefined);
+    return call(s, q);
   }
   if (q.m != "POST") return err(s, q, 405, -32600, "use GET or POST", "Allow: GET, POST\r\n");
   if (q.n > P.maxBody) return fail(s, 413, "at most " + P.maxBody + " bytes");
-  if (!q.n) return call(s, q, undefined);
+  if (!q.n) return call(s, q);
   s._b = "";
   s._y = function (s: any, d: string, end: boolean) {
     var p: any;
     s._b += d;
     if (!end) return;
-    try { p = wire(s._b); } catch (e) { return err(s, q, 400, -32700, "invalid JSON"); }
-    call(s, q, p);
+    if ((p = wire(s._b, s, q)) != methods) call(s, q, p);
   };
   return 1;
 });

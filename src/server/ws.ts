@@ -19,7 +19,12 @@ export interface Endpoint {
 }
 
 var eps: { [path: string]: Endpoint } = {};
-export function endpoint(path: string, ep: Endpoint) { eps[path] = ep; }
+export function endpoint(path: string, ep: Endpoint) {
+  // the endpoint is the reader's handler (WsHandler): its msg is called straight from the
+  // reader, control frames go to ctl
+  (ep as any).c = ctl;
+  eps[path] = ep;
+}
 
 // Extra origins (besides the page's own) allowed to open sockets and call the REST API.
 export var origins = P.origins ? P.origins.split(",") : [];
@@ -34,20 +39,16 @@ var hosts = "," + P.hosts + ",";
  * mDNS), and the profile's hosts (docs/security.md).
  */
 export function hostOk(h?: string): boolean {
-  var n = (h || "").toLowerCase(), i = n.lastIndexOf(":"), t: string;
-  if (!h || n.charAt(0) == "[" || P.hosts == "*") return true;
-  if (i >= 0) n = n.substr(0, i);
-  if (n.charAt(n.length - 1) == ".") n = n.substr(0, n.length - 1);
-  i = n.lastIndexOf(".");
-  t = n.substr(i + 1); // the top-level label (an IPv4 address's is a number)
-  return i < 0 || t != "" && +t == +t || find(",local,lan,home,internal,localdomain,localhost,", "," + t + ",") >= 0 ||
-    n.substr(-10) == ".home.arpa" || find(hosts, "," + n + ",") >= 0;
+  // (a port, then a trailing dot, go; t: the top-level label, an IPv4 address's is a number)
+  var n = (h || "").toLowerCase().replace(/:[0-9]*$/, "").replace(/\.$/, ""), t = n.substr(n.lastIndexOf(".") + 1);
+  return !h || n.charAt(0) == "[" || P.hosts == "*" || t == n || t != "" && +t == +t ||
+    find(",local,lan,home,internal,localdomain,localhost,", "," + t + ",") >= 0 || n.substr(-10) == ".home.arpa" || find(hosts, "," + n + ",") >= 0;
 }
 
 /** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser); and hostOk. */
 export function originOk(q: Req): boolean {
-  var o = q.h.origin;
-  return hostOk(q.h.host) && (!o || o.substr(find(o, "://") + 3) == q.h.host && find(o, "://") > 0 || origins.indexOf(o) >= 0);
+  var o = q.h.origin, i = o ? find(o, "://") : -1;
+  return hostOk(q.h.host) && (!o || i > 0 && o.substr(i + 3) == q.h.host || origins.indexOf(o) >= 0);
 }
 
 /** The 403 for a request originOk refused. */
@@ -72,14 +73,7 @@ export function send(s: any, data: string, op?: number) {
 export function stream(s: any, src: (n: number) => string, op?: number) {
   s._o = src;
   s._n = op || 2;
-  more(s);
-}
-
-function more(s: any) {
-  var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
-  out(s, header(s._n, d.length, fin) + d);
-  s._n = 0;
-  if (fin) { delete s._o; delete s._n; }
+  U.m(s);
 }
 
 /** Starts the closing handshake; TCP is closed when the peer answers or after closeTimeout. */
@@ -90,44 +84,42 @@ export function close(s: any, code?: number, reason?: string) {
   s._d = now() + P.closeTimeout;
 }
 
-var cur: any;
+// Ends the connection: the close frame (unless one was sent: code 0, an empty one), then TCP.
+function bye(s: any, code: number) {
+  close(s, code);
+  s.end();
+}
 
-var R = {
-  m: function (op: number, d: string, fin: boolean) { cur._p.msg(cur, op, d, fin); },
-  c: function (op: number, p: string) {
-    var s = cur;
-    if (op == 9) {
-      if (!s._c) out(s, header(10, p.length, true) + p);
-    } else if (op == 8) {
-      // answer with the peer's code (already validated by the reader), then close TCP
-      if (!s._c) out(s, closeFrame(p.length > 1 ? p.charCodeAt(0) << 8 | p.charCodeAt(1) : 0));
-      s._c = 1;
-      s.end();
-    }
-  }
-};
+// Control frames from the reader (every endpoint's c).
+function ctl(s: any, op: number, p: string) {
+  if (op == 9) {
+    if (!s._c) out(s, String.fromCharCode(138, p.length) + p); // pong: a FIN frame of <= 125 bytes
+  } else if (op == 8) bye(s, p.length > 1 ? p.charCodeAt(0) << 8 | p.charCodeAt(1) : 0); // the peer's code (validated by the reader)
+}
 
 // What http.ts calls for an upgraded socket.
 var U = {
   data: function (s: any, d: string) {
-    cur = s;
     s._q = 1; // any traffic proves the peer alive (the next tick acts on it: no clock read per message)
-    var e = s._r.push(d, R);
-    if (e) {
-      // a protocol violation: fail the connection with the reader's close code
-      if (!s._c) out(s, closeFrame(e));
-      s._c = 1;
-      s.end();
-    }
+    var e = s._r.push(d, s._p, s);
+    // a protocol violation: fail the connection with the reader's close code
+    if (e) bye(s, e);
   },
   drain: function (s: any) {
-    if (s._x) delete s._x;
-    if (s._o) more(s);
+    delete s._x;
+    if (s._o) U.m(s);
     else if (s._p.drain) s._p.drain(s);
   },
   close: function (s: any) {
-    if (cur == s) cur = 0;
     if (s._p.close) s._p.close(s);
+  },
+  // the next fragment of a stream (a method: terser would inline a function used once, and
+  // Espruino would then build it anew on every drain)
+  m: function (s: any) {
+    var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
+    out(s, header(s._n, d.length, fin) + d);
+    s._n = 0;
+    if (fin) { delete s._o; delete s._n; }
   },
   tick: function (s: any, t: number) {
     if (s._q) {
@@ -147,7 +139,7 @@ var U = {
         s._j = 1;
         s.end();
       } else {
-        out(s, header(9, 0, true));
+        out(s, "\x89\0"); // ping
         s._i = 1;
         s._d = t + P.pongTimeout;
       }
@@ -162,12 +154,12 @@ export function clients(): number {
 }
 
 routes.push(function (s: any, q: Req) {
-  var ep = eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr = ep && ep.proto, rest: string;
-  if (!ep || !eps.hasOwnProperty(q.p)) return false;
-  if (!tok(q.h.upgrade, "websocket")) return fail(s, 426, "this is a WebSocket endpoint", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
-  if (q.m != "GET" || !q.v || !tok(q.h.connection, "upgrade") || q.n) return fail(s, 400, "a WebSocket handshake is a GET over HTTP/1.1 with Connection: Upgrade");
-  if (q.h["sec-websocket-version"] != "13") return fail(s, 426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
-  if (!validKey(k)) return fail(s, 400, "bad Sec-WebSocket-Key");
+  var ep = eps.hasOwnProperty(q.p) && eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr: any, rest: string;
+  if (!ep) return false;
+  pr = ep.proto;
+  // (426 names the version we speak, whether the client sent another one or no Upgrade at all)
+  if (!tok(q.h.upgrade, "websocket") || q.h["sec-websocket-version"] != "13") return fail(s, 426, "this is a WebSocket endpoint", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+  if (q.m != "GET" || !q.v || !tok(q.h.connection, "upgrade") || q.n || !validKey(k)) return fail(s, 400, "bad WebSocket handshake");
   if (!originOk(q)) return deny(s, q);
   // pick our protocol only if the client offered it; never echo the client's list
   if (!(pr && o && tok(o, pr))) pr = "";

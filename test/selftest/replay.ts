@@ -208,12 +208,12 @@ function normalize(ev: any[]): any[] {
 function feed(input: string, max: number, cuts: number[], lim: number | undefined): any {
   var r = new (WsReader as any)(max, lim), ev: any[] = [], code = 0, from = 0, i: number, c: number, p: number,
     h = {
-      m: function (op: number, d: string, fin: boolean) { ev.push(["m", op, d, fin]); },
-      c: function (op: number, d: string) { ev.push(["c", op, d]); }
+      msg: function (x: any, op: number, d: string, fin: boolean) { if (x !== h) fail("push's x not passed on"); ev.push(["m", op, d, fin]); },
+      c: function (x: any, op: number, d: string) { if (x !== h) fail("push's x not passed on"); ev.push(["c", op, d]); }
     };
   for (i = 0; i <= cuts.length; i++) {
     p = i < cuts.length ? cuts[i] : input.length;
-    c = r.push(input.substring(from, p), h);
+    c = r.push(input.substring(from, p), h, h);
     from = p;
     if (code && c !== code) fail("error code is not sticky: " + code + " then " + c);
     code = c;

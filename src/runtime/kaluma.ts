@@ -33,7 +33,10 @@ var fs = require("fs"), D = "/";
 //  - handlers run with this = the adapter.
 // Pieces are binary strings: the driver takes strings and sends chars 0-255 as single bytes
 // (jerryxx_string_to_ascii_char_buffer).
-// Fields: _kD fd, _kQ queue, _kN piece being written, _kR retries, _kE end() called, _kC closed,
+// The queue is a list of the strings written and an offset into the first: taking a piece
+// off one long string (s = s.substr(n)) would copy the rest each time, O(n²) in the queue.
+// Fields: _kD fd, _kQ queue (strings), _kO offset into _kQ[0], _kN piece being written, _kP a
+// refused piece to send again first, _kR retries, _kE end() called, _kC closed,
 // _kW written since the last 'drain', _kT a step is scheduled, _kH handlers {event: [fn]},
 // _kX / _kY this connection's write callback / step function.
 
@@ -60,7 +63,8 @@ function gone(s: any, closed?: any) {
   var i = live.indexOf(s);
   if (s._kC) return;
   s._kC = 1;
-  s._kQ = s._kN = "";
+  s._kQ = [];
+  s._kN = s._kP = "";
   if (i >= 0) live.splice(i, 1);
   if (!closed) dev.close(s._kD);
   emit(s, "close", false);
@@ -75,15 +79,23 @@ function later(s: any, ms: number) {
 
 /** One turn: the next piece to the driver, or the close once all is sent, or 'drain'. */
 function step(s: any) {
-  var n: string;
+  var n: string, d: string;
   s._kT = 0;
   if (s._kC || s._kN) return;
   // Espruino's "close now" flag, which the server sets on a client that stopped reading:
   // drop the queue and close (else a stuck queue holds the socket through 5 s of retries)
   if (s.clsNow) return gone(s);
-  if (s._kQ) {
-    n = s._kN = s._kQ.substr(0, P.chunk);
-    s._kQ = s._kQ.substr(n.length);
+  if (s._kP || s._kQ.length) {
+    if (!(n = s._kP)) {
+      d = s._kQ[0];
+      n = s._kO || d.length > P.chunk ? d.substr(s._kO, P.chunk) : d;
+      if ((s._kO += n.length) >= d.length) {
+        s._kQ.shift();
+        s._kO = 0;
+      }
+    }
+    s._kP = "";
+    s._kN = n;
     dev.write(s._kD, n, s._kX);
   } else if (s._kE) {
     dev.close(s._kD); // the driver calls close_cb: gone()
@@ -98,7 +110,7 @@ function step(s: any) {
 function sent(s: any, e: number) {
   if (s._kC) return;
   if (e) {
-    s._kQ = s._kN + s._kQ;
+    s._kP = s._kN;
     s._kN = "";
     return s._kR++ < 50 ? later(s, 100) : gone(s);
   }
@@ -111,8 +123,9 @@ function sent(s: any, e: number) {
 function Sock(this: any, fd: number) {
   var s = this, o = dev.get(fd);
   s._kD = fd;
-  s._kQ = s._kN = "";
-  s._kR = s._kE = s._kC = s._kW = s._kT = 0;
+  s._kQ = [];
+  s._kN = s._kP = "";
+  s._kO = s._kR = s._kE = s._kC = s._kW = s._kT = 0;
   s._kH = {};
   s._kX = function (e: number) { sent(s, e); };
   s._kY = function () { step(s); };
@@ -131,14 +144,14 @@ Sock.prototype.on = function (e: string, f: any) {
 Sock.prototype.write = function (d: string) {
   if (this._kC || this._kE) throw new Error("This socket is closed");
   if (d) {
-    this._kQ += d;
+    this._kQ.push(d);
     later(this, 0);
   }
   return false;
 };
 Sock.prototype.end = function (d?: string) {
   if (this._kC || this._kE) return;
-  if (d) this._kQ += d;
+  if (d) this._kQ.push(d);
   this._kE = 1;
   later(this, 0);
 };

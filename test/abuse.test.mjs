@@ -460,12 +460,20 @@ for (const r of RTS) {
         const s = serverSide(port, lp);
         if (!s || s.state !== "ESTABLISHED") stalled = Date.now();
       }
-      const dropped = await until(() => { mem.length < 400 && memUsed(port).then((m) => mem.push(m), () => {}); const s = serverSide(port, lp); return !s || s.state !== "ESTABLISHED"; },
-        LIMITS.pongTimeout + LIMITS.closeTimeout + 3 * SWEEP + SLACK + 8000, 100);
+      // Kaluma closes with lwIP's tcp_close, which keeps the unsent bytes and sends the FIN
+      // after them: while the peer does not read, the emulated host socket stays ESTABLISHED.
+      // There the drop shows in the server's count of WebSocket clients (the watcher: 1).
+      let ws = Infinity;
+      const dropped = await until(() => {
+        mem.length < 400 && memUsed(port).then((m) => mem.push(m), () => {});
+        if (r.name === "kaluma-emu") { api(port, "status").then((x) => { ws = x.json.clients; }, () => {}); return ws <= 1; }
+        const s = serverSide(port, lp);
+        return !s || s.state !== "ESTABLISHED";
+      }, LIMITS.pongTimeout + LIMITS.closeTimeout + 3 * SWEEP + SLACK + 8000, 100);
       const took = Date.now() - t0;
       const peak = Math.max(...mem);
       t.diagnostic(`${r.name}: the stalled client's socket was dropped ${took} ms after it stopped reading; peak ${peak} JsVars (baseline ${base})`);
-      assert.ok(dropped, `the server's side of the stalled connection is still ${JSON.stringify(serverSide(port, lp))}`);
+      assert.ok(dropped, r.name === "kaluma-emu" ? `the server still counts ${ws} WebSocket clients` : `the server's side of the stalled connection is still ${JSON.stringify(serverSide(port, lp))}`);
       // on a board the queue is JsVars: a bounded few KB (4 x wsQueue plus one reply), ~12 B each
       assert.ok(peak - base < 1200, `peak ${peak} JsVars vs baseline ${base}`);
       c.s.resume();

@@ -2,7 +2,7 @@
 // npm start: build what is missing or stale, put the web ZIP into Storage, run the device
 // bundle on 127.0.0.1 until Ctrl-C.
 //
-//   npm start [-- --runtime emulator|espruino] [--port N] [--profile name]
+//   npm start [-- --runtime emulator|espruino|kaluma-emu] [--port N] [--profile name]
 //
 // --runtime emulator (default): the host emulator (tools/emu), profile "host", Storage image
 //   build/<profile>.flash (build/host.flash): it persists across restarts (settings the app
@@ -10,15 +10,17 @@
 // --runtime espruino: Espruino for Linux from $ESPRUINO_BIN, profile "linux", run in
 //   build/espruino-linux/ (its Storage is build/espruino-linux/espruino.flash, kept likewise),
 //   bound to 127.0.0.1 by the LD_PRELOAD shim (tools/loopback-bind.c).
+// --runtime kaluma-emu: the Kaluma (Pico W) emulator (tools/kaluma-emu), profile
+//   "kaluma-picow", LittleFS in build/kaluma-emu/kaluma-lfs (kept likewise).
 // --port N: default the profile's port (0: any free port). The bundle gets it as SPRAT_PORT.
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import { loadProfile } from "./profiles.mjs";
-import { ROOT, ESPRUINO_FLASH, startEmulator, startEspruino, writeStorage, freePort } from "./runtimes.mjs";
+import { ROOT, ESPRUINO_FLASH, startEmulator, startEspruino, startKalumaEmulator, writeStorage, freePort } from "./runtimes.mjs";
 
-const USAGE = "usage: npm start [-- --runtime emulator|espruino] [--port N] [--profile name]";
+const USAGE = "usage: npm start [-- --runtime emulator|espruino|kaluma-emu] [--port N] [--profile name]";
 const die = (msg, code = 1) => { console.error(`sprat: ${msg}`); process.exit(code); };
 const rel = (p) => path.relative(process.cwd(), p) || ".";
 
@@ -32,12 +34,12 @@ function parseArgs(argv) {
     if (v === undefined) die(`${k} needs a value\n${USAGE}`, 2);
     o[k.slice(2)] = v;
   }
-  if (!["emulator", "espruino"].includes(o.runtime)) die(`--runtime ${o.runtime}: expected emulator or espruino`, 2);
+  if (!["emulator", "espruino", "kaluma-emu"].includes(o.runtime)) die(`--runtime ${o.runtime}: expected emulator, espruino or kaluma-emu`, 2);
   if (o.port !== null) {
     if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) die(`--port ${o.port}: expected a port number`, 2);
     o.port = Number(o.port);
   }
-  o.profile ??= o.runtime === "espruino" ? "linux" : "host";
+  o.profile ??= { espruino: "linux", "kaluma-emu": "kaluma-picow" }[o.runtime] || "host";
   return o;
 }
 
@@ -105,6 +107,12 @@ async function main() {
       await writeStorage(flash, { [webFile]: zip }, { flashSize: storageSize, pageSize: storagePage });
       console.log(`sprat: ${webFile} (${zip.length} bytes) in ${rel(flash)}`);
       rt = await startEmulator({ bundle, port, flash, flashSize: storageSize, pageSize: storagePage, onOutput });
+    } else if (o.runtime === "kaluma-emu") {
+      // LittleFS is a directory of files there: build/kaluma-emu/kaluma-lfs, kept between runs
+      const cwd = path.join(ROOT, "build/kaluma-emu");
+      fs.mkdirSync(cwd, { recursive: true });
+      console.log(`sprat: ${webFile} (${zip.length} bytes) in ${rel(path.join(cwd, "kaluma-lfs"))}`);
+      rt = await startKalumaEmulator({ bundle, port, cwd, keepFlash: true, storage: { [webFile]: zip }, onOutput });
     } else {
       if (storageSize !== ESPRUINO_FLASH.flashSize)
         console.warn(`sprat: note: profile ${profile.name} says ${storageSize} bytes of Storage; Espruino for Linux has ${ESPRUINO_FLASH.flashSize}`);

@@ -624,6 +624,7 @@ the same process tree on the same runtime, with only the measured server running
 SIGSTOPped). Only ratios mean anything across machines; absolute numbers are what this machine did.
 Memory is \`process.memory().usage\` (JsVars, after a GC) deltas: on Espruino for Linux read through its
 REPL, on the emulator from its approximate model (tools/emu/README.md).
+What the figures mean and the floors behind the budgets still missed: [performance.md](performance.md).
 
 ${mdTable(rows)}
 

@@ -88,18 +88,20 @@ test("writeStorage/readStorage: files in an Espruino-layout image; other files s
   await assert.rejects(writeStorage(flash, { empty: Buffer.alloc(0) }), /zero length/);
 });
 
-test("the bind shim turns 0.0.0.0 into 127.0.0.1 (checked with node as the program)", { skip: !onPath(process.env.CC || "cc") && "no C compiler on PATH: bind shim test skipped" }, async () => {
+test("the bind shim turns 0.0.0.0 into 127.0.0.1, and port 2323 into SPRAT_TELNET_PORT (checked with node as the program)", { skip: !onPath(process.env.CC || "cc") && "no C compiler on PATH: bind shim test skipped" }, async () => {
   const so = loopbackShim();
   assert.ok(fs.existsSync(so));
   assert.equal(loopbackShim(), so, "cached");
-  const [p1, p2] = [await freePort(), await freePort()];
+  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
   const code = `const net = require("net");
-    net.createServer().listen(${p1}, "0.0.0.0", () => net.createServer().listen(${p2}, "127.0.0.1", () => console.log("up")));`;
-  const child = spawn(process.execPath, ["-e", code], { env: { ...process.env, LD_PRELOAD: so }, stdio: ["ignore", "pipe", "inherit"] });
+    net.createServer().listen(${p1}, "0.0.0.0", () => net.createServer().listen(${p2}, "127.0.0.1", () =>
+      net.createServer().listen(2323, "0.0.0.0", () => console.log("up"))));`;
+  const child = spawn(process.execPath, ["-e", code], { env: { ...process.env, LD_PRELOAD: so, SPRAT_TELNET_PORT: String(p3) }, stdio: ["ignore", "pipe", "inherit"] });
   try {
     await new Promise((r, j) => { child.stdout.once("data", r); child.once("exit", () => j(new Error("child exited"))); });
     assert.deepEqual(listeners(p1), [`127.0.0.1:${p1}`], "INADDR_ANY rewritten");
     assert.deepEqual(listeners(p2), [`127.0.0.1:${p2}`], "other addresses untouched");
+    assert.deepEqual(listeners(p3), [`127.0.0.1:${p3}`], "the telnet port moved");
   } finally {
     child.kill("SIGKILL");
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));

@@ -8,31 +8,15 @@
 //   const b2 = await startBoard({ cwd });         // "power on": same flash
 //
 // The Linux build's Telnet port is fixed at 2323 (libs/network/telnet/jswrap_telnet.c);
-// build/telnet-port.so (tools/telnet-port.c) moves it to a free port so that several can
-// run at once, and build/loopback-bind.so (tools/runtimes.mjs) keeps everything on
+// build/loopback-bind.so (tools/loopback-bind.c, built by tools/runtimes.mjs) moves it to a
+// free port (SPRAT_TELNET_PORT) so that several can run at once, and keeps everything on
 // 127.0.0.1. Needs ESPRUINO_BIN and a C compiler.
 import fs from "node:fs";
 import path from "node:path";
-import { spawn, spawnSync } from "node:child_process";
-import { ROOT, ESPRUINO_FLASH, ESPRUINO_SKIP, freePort, listeners, loopbackShim } from "../../tools/runtimes.mjs";
+import { spawn } from "node:child_process";
+import { ESPRUINO_FLASH, ESPRUINO_SKIP, freePort, listeners, loopbackShim } from "../../tools/runtimes.mjs";
 
-const SRC = path.join(ROOT, "tools/telnet-port.c");
-const SO = path.join(ROOT, "build/telnet-port.so");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** build/telnet-port.so, compiled when missing or older than tools/telnet-port.c. */
-export function telnetShim() {
-  let so = null;
-  try { so = fs.statSync(SO); } catch { /* not built */ }
-  if (so && so.mtimeMs >= fs.statSync(SRC).mtimeMs) return SO;
-  const cc = process.env.CC || "cc";
-  const tmp = `${SO}.${process.pid}.tmp`;
-  fs.mkdirSync(path.dirname(SO), { recursive: true });
-  const r = spawnSync(cc, ["-shared", "-fPIC", "-O2", "-o", tmp, SRC, "-ldl"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) { fs.rmSync(tmp, { force: true }); throw new Error(`${cc} tools/telnet-port.c failed: ${r.stderr || r.error}`); }
-  fs.renameSync(tmp, SO);
-  return SO;
-}
 
 const live = new Set();
 process.on("exit", () => { for (const c of live) try { c.kill("SIGKILL"); } catch { /* gone */ } });
@@ -49,7 +33,7 @@ export async function startBoard(opts = {}) {
   const cwd = path.resolve(opts.cwd);
   fs.mkdirSync(cwd, { recursive: true });
   const telnetPort = opts.telnetPort || await freePort();
-  const preload = [telnetShim(), loopbackShim(), process.env.LD_PRELOAD].filter(Boolean).join(":");
+  const preload = [loopbackShim(), process.env.LD_PRELOAD].filter(Boolean).join(":");
   // stdin stays an open pipe: at EOF, or with --telnet and no stdin, it misbehaves
   const child = spawn(bin, ["--telnet"], {
     cwd, stdio: ["pipe", "pipe", "pipe"], detached: true,

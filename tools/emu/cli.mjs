@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createEspruino } from "./index.mjs";
+import { runUntilSignal } from "./forever.mjs";
 
 const args = process.argv.slice(2);
 const flags = {};
@@ -30,15 +31,5 @@ const emu = createEspruino({
 });
 if (flags.port !== undefined) emu.global.SPRAT_PORT = Number(flags.port);
 
-const keepAlive = setInterval(() => {}, 1 << 30); // Espruino runs forever
-let stopping = false;
-const shutdown = async () => {
-  if (stopping) return;
-  stopping = true;
-  clearInterval(keepAlive);
-  await emu.stop();
-  process.exit(0);
-};
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+runUntilSignal(() => emu.stop()); // Espruino runs forever
 emu.run(fs.readFileSync(file, "latin1"), file); // bytes, like Espruino reads them

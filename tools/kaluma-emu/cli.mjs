@@ -14,6 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createKaluma } from "./index.mjs";
+import { runUntilSignal } from "../emu/forever.mjs";
 
 const args = process.argv.slice(2);
 const flags = { wifi: [], kv: [] };
@@ -29,7 +30,7 @@ if (!file || "help" in flags || (flags.routing && !["socket", "shipped"].include
 }
 const split = (s, sep) => { const i = s.indexOf(sep); return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)]; };
 const code = fs.readFileSync(file, "latin1"); // bytes: sprat bundles are ASCII
-let emu = null, stopping = false;
+let emu = null;
 
 function boot() {
   emu = createKaluma({
@@ -40,7 +41,7 @@ function boot() {
     write: (text) => process.stdout.write(text),
     onListen: (req, actual) => console.error(`[kaluma-emu] listening on 127.0.0.1:${actual}` + (req !== actual ? ` (asked ${req})` : "")),
     onReset: () => setImmediate(async () => {
-      if (stopping) return;
+      if (stopping()) return;
       await emu.stop();
       console.log("[kaluma-emu] reboot");
       boot();
@@ -50,14 +51,5 @@ function boot() {
   emu.run(code, file);
 }
 
-const keepAlive = setInterval(() => {}, 1 << 30); // a board runs forever
-const shutdown = async () => {
-  if (stopping) return;
-  stopping = true;
-  clearInterval(keepAlive);
-  await emu.stop();
-  process.exit(0);
-};
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+const stopping = runUntilSignal(() => emu.stop()); // a board runs forever
 boot();

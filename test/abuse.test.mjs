@@ -163,7 +163,7 @@ const HTTP_SEEDS = [
 const K = "\x37\xfa\x21\x3d";
 const wf = (b0, p) => {
   const n = p.length;
-  return String.fromCharCode(b0) + (n < 126 ? String.fromCharCode(128 | n) : String.fromCharCode(128 | 126, n >> 8, n & 255)) + K + unmask(p, K, 0);
+  return String.fromCharCode(b0) + (n < 126 ? String.fromCharCode(128 | n) : String.fromCharCode(128 | 126, n >> 8, n & 255)) + K + unmask(p, K);
 };
 const WS_SEEDS = [
   wf(0x81, "{\"id\":1,\"method\":\"status\"}"),

@@ -24,7 +24,7 @@ function frame(op: number, payload: string, fin = true, key = "\x37\xfa\x21\x3d"
   if (form === 7) h += String.fromCharCode(m | n);
   else if (form === 16) h += String.fromCharCode(m | 126, n >> 8, n & 255);
   else h += String.fromCharCode(m | 127, 0, 0, 0, 0, n >>> 24, n >> 16 & 255, n >> 8 & 255, n & 255);
-  return masked ? h + key + unmask(payload, key, 0) : h + payload;
+  return masked ? h + key + unmask(payload, key) : h + payload;
 }
 
 // x: what push() is given after the handler, which every call must pass on
@@ -294,9 +294,10 @@ test("unmask: fallback, chunked fallback and Espruino word path agree with a nai
   const shim = { toUint8Array: (s: string) => new Uint8Array(Buffer.from(s, "latin1")), toString: (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.length).toString("latin1") };
   const check = (d: string, k: string, pos: number) => {
     const want = naive(d, k, pos);
-    assert.equal(unmask(d, k, pos), want);
+    const rk = (k + k).substr(pos, 4); // a reader mid-frame passes the key turned to its position
+    assert.equal(unmask(d, rk), want);
     G.E = shim;
-    try { assert.equal(unmask(d, k, pos), want); } finally { delete G.E; }
+    try { assert.equal(unmask(d, rk), want); } finally { delete G.E; }
   };
   fc.assert(fc.property(bytes(40), keyArb, fc.integer({ min: 0, max: 3 }), check), { numRuns: 500 });
   for (const n of [4095, 4096, 4097, 9000, 70001]) check(randomBytes(n).toString("latin1"), "\x01\x80\xfe\xff", n & 3);

@@ -66,10 +66,10 @@ export function validCode(c: number): boolean {
   return c >= 1000 && c <= 1014 && (c < 1004 || c > 1006) || c >= 3000 && c <= 4999;
 }
 
-// XOR with the 4-byte mask key, starting at key byte pos.
-export function unmask(d: string, key: string, pos: number): string {
+// XOR with the 4-byte mask key: byte i of d with key byte i & 3 (a reader in the middle of a
+// frame passes the key rotated to its position).
+export function unmask(d: string, key: string): string {
   var n = d.length, i = 0, j = 0, a: any, u: any, m: number, r = "";
-  key = (key + key).substr(pos & 3, 4);   // rotated: byte i of d goes with key byte i & 3
   if (typeof E != "undefined" && E.toUint8Array) {
     // Espruino: per-byte string building is slow; XOR 32-bit words in place
     // (E.toUint8Array gives a fresh buffer at offset 0; Espruino is little-endian)
@@ -139,7 +139,7 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any
           if (j = l & 3) o |= (new Uint32Array(a.buffer, e - 4, 1)[0] ^= m << 32 - 8 * j) >>> 32 - 8 * j;
           p = d.substr(i + 6, l);
         } else {
-          p = unmask(d.substr(i + 6, l), d.substr(i + 2, 4), 0);
+          p = unmask(d.substr(i + 6, l), d.substr(i + 2, 4));
           o = -1;
         }
         if (b & 1 && o & 0x80808080 && utf8(0, p, 0, l)) return this._g = this._x = 1007;
@@ -190,7 +190,7 @@ WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler
     }
     // payload (possibly none) of the current frame
     l = t._l < n - i ? t._l : n - i;
-    p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k, 0) : "";
+    p = l ? unmask(i || l < n ? d.substr(i, l) : d, t._k) : "";
     i += l;
     b = t._f;
     // more to come: the key turned to go with the next byte (no mask position to keep);

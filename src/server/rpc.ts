@@ -30,11 +30,10 @@ var UNI = typeof E != "undefined" && E.fromUTF8 && E.fromUTF8("") !== false;
 
 /**
  * JSON text from a client (strings come out as UTF-8 bytes on every build); invalid JSON is
- * answered with -32700 and gives methods, which no JSON text parses to.
+ * answered with -32700 and gives undefined, which no JSON text parses to.
  */
 function wire(t: string, s: any, q?: Req): any {
   try { return JSON.parse(UNI ? t : utf8Escapes(t)); } catch (e) { answer(s, q, null, rpcError(-32700, "invalid JSON")); }
-  return methods;
 }
 
 /**
@@ -131,7 +130,7 @@ var ws: Endpoint = {
     if (op != 1) return close(s, 1003, "JSON text only");
     // replies pile up if a client sends requests without reading the answers
     if (s._w > 4 * P.wsQueue) return close(s, 1008, "too many requests");
-    if ((r = wire(d, s)) != methods) run(r, s);
+    if ((r = wire(d, s)) !== undefined) run(r, s);
   }
 };
 endpoint("/ws", ws);
@@ -177,7 +176,7 @@ routes.push(function (s: any, q: Req) {
     var p: any;
     s._b += d;
     if (!end) return;
-    if ((p = wire(s._b, s, q)) != methods) call(s, q, p);
+    if ((p = wire(s._b, s, q)) !== undefined) call(s, q, p);
   };
   return 1;
 });

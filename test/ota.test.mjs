@@ -19,7 +19,6 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
-import net from "node:net";
 import path from "node:path";
 import crypto from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -28,6 +27,7 @@ import { spawnSync } from "node:child_process";
 import { runtimes, startEmulator, ROOT, readStorage } from "../tools/runtimes.mjs";
 import { packDir } from "../tools/pack-web.mjs";
 import { loadProfile } from "../tools/profiles.mjs";
+import { connect } from "./helpers/http-client.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FAULTS = path.join(here, "fixtures/ota/flash-faults.mjs"), FAULTS_C = path.join(here, "fixtures/ota/flash-faults.c");
@@ -83,12 +83,8 @@ function parse(buf) {
 
 /** One TCP connection: send bytes as told, read responses (an interim 100 is one too). */
 class Conn {
-  static open(port) {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: "127.0.0.1", noDelay: true });
-      s.once("error", reject);
-      s.once("connect", () => { s.removeListener("error", reject); resolve(new Conn(s)); });
-    });
+  static async open(port) {
+    return new Conn(await connect(port));
   }
   constructor(s) {
     this.s = s;

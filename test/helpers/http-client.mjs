@@ -14,14 +14,19 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const show = (buf) => JSON.stringify(buf.toString("latin1").slice(0, 600));
 
+/** A TCP connection to 127.0.0.1:port (no Nagle), once connected. */
+export function connect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: "127.0.0.1", noDelay: true });
+    s.once("error", reject);
+    s.once("connect", () => { s.removeListener("error", reject); resolve(s); });
+  });
+}
+
 export class RawConn {
   /** Connects to 127.0.0.1:port; resolves once connected. */
-  static open(port) {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host: "127.0.0.1", noDelay: true });
-      s.once("error", reject);
-      s.once("connect", () => { s.removeListener("error", reject); resolve(new RawConn(s)); });
-    });
+  static async open(port) {
+    return new RawConn(await connect(port));
   }
 
   constructor(sock) {

@@ -11,7 +11,7 @@
 // rounds of SHA-256 where the firmware has it (require("crypto").SHA256), else SHA-1 (the JS
 // one only for profiles with nativeSha1 false), base64. The password itself is never stored.
 import { Req } from "../core/http";
-import { sha1, b64 } from "../core/sha1";
+import { sha1 } from "../core/sha1";
 import { store, now } from "./http";
 import { method, rpcError, guard } from "./rpc";
 import * as P from "sprat:profile";
@@ -27,7 +27,7 @@ var cfg: any = 0, toks: any[] = [], fails = 0, until = 0, ev = 0, sd = "", last:
 var C: any; // require("crypto"), once
 
 function H(s: string): string {
-  if (!P.nativeSha1) return b64(sha1(s));
+  if (!P.nativeSha1) return btoa(sha1(s)); // (Kaluma has btoa too)
   C = C || require("crypto");
   return btoa((C.SHA256 || C.SHA1)(s));
 }

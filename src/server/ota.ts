@@ -23,7 +23,8 @@ export function onWeb(fn: (level: string, msg: string) => void) { hook = fn; }
 // Storage silently truncates names to 28 characters: the second slot must stay distinct.
 var A = P.webFile, B = A.length < 28 ? A + "~" : "web~";
 // Native CRC-32 is one pass over the memory-mapped file; without it, JS over the pieces.
-var NC = typeof E != "undefined" && !!E.CRC32;
+// (P.ota first: without the feature the whole test goes from the bundle)
+var NC = P.ota && typeof E != "undefined" && !!E.CRC32;
 
 // The upload in progress: its socket (0: none), slot, size, CRC wanted, bytes written, bytes
 // not yet written, JS CRC so far, extra reply headers (CORS).

@@ -1,7 +1,8 @@
 // WebSocket endpoints over the HTTP server's connections (RFC 6455).
 import { Req, tok } from "../core/http";
 import { find } from "../core/str";
-import { WsReader, acceptKey, validKey, header, closeFrame, GUID } from "../core/ws";
+import { WsReader, validKey, header, closeFrame, GUID } from "../core/ws";
+import { sha1 } from "../core/sha1";
 import { routes, fail, out, now, conns } from "./http";
 import * as P from "sprat:profile";
 
@@ -93,7 +94,7 @@ function bye(s: any, code: number) {
 // Control frames from the reader (every endpoint's c).
 function ctl(s: any, op: number, p: string) {
   if (op == 9) {
-    if (!s._c) out(s, String.fromCharCode(138, p.length) + p); // pong: a FIN frame of <= 125 bytes
+    if (!s._c) out(s, header(10, p.length, true) + p); // pong
   } else if (op == 8) bye(s, p.length > 1 ? p.charCodeAt(0) << 8 | p.charCodeAt(1) : 0); // the peer's code (validated by the reader)
 }
 
@@ -163,8 +164,10 @@ routes.push(function (s: any, q: Req) {
   if (!originOk(q)) return deny(s, q);
   // pick our protocol only if the client offered it; never echo the client's list
   if (!(pr && o && tok(o, pr))) pr = "";
+  // (both runtimes have btoa; the profile says whether the firmware has SHA-1: core/ws.ts's
+  // acceptKey, which detects both, is for other engines)
   out(s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-    (P.nativeSha1 ? btoa(require("crypto").SHA1(k + GUID)) : acceptKey(k)) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
+    btoa(P.nativeSha1 ? require("crypto").SHA1(k + GUID) : sha1(k + GUID)) + "\r\n" + (pr ? "Sec-WebSocket-Protocol: " + pr + "\r\n" : "") + "\r\n");
   rest = s._r.rest();
   // every property costs a JsVar for as long as the client stays: HTTP's state goes, and
   // the WebSocket flags below exist only while set

@@ -2,10 +2,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { rollup } from "rollup";
 import { findProblems } from "../tools/gate.mjs";
 import { loadProfile } from "../tools/profiles.mjs";
-import { bundleConfig } from "../tools/build-lib.mjs";
+import { bundleConfig, typeofEPlugin } from "../tools/build-lib.mjs";
 
 const host = loadProfile("board-profiles/host.json");
 
@@ -83,6 +85,20 @@ test("a clean fixture builds to ES5 with functions hoisted for Espruino", async 
   const code = await buildFixture("test/fixtures/gate/good.ts");
   assert.deepEqual(findProblems(code, { bundle: true }), []);
   assert.match(code, /8080/); // the profile's port was baked in
+});
+
+test("typeof E is the runtime's in the library only: Espruino's natives leave Kaluma bundles", () => {
+  const code = 'if (typeof E != "undefined" && E.sum) f(); var t = typeof Ex;';
+  const kaluma = typeofEPlugin(loadProfile("board-profiles/kaluma-picow.json")), esp = typeofEPlugin(host);
+  assert.equal(kaluma.transform(code, resolve("src/core/utf8.ts")).code, 'if ("undefined" != "undefined" && E.sum) f(); var t = typeof Ex;');
+  assert.equal(esp.transform(code, resolve("src/server/rpc.ts")).code, 'if ("object" != "undefined" && E.sum) f(); var t = typeof Ex;');
+  // not the app's code, nor the binding's shim, which defines E on Kaluma
+  for (const id of ["src/app/main.ts", "src/runtime/kaluma-globals.ts"]) assert.equal(kaluma.transform(code, resolve(id)), null);
+  // the profiles' bundles (npm test builds them first)
+  const k = readFileSync("build/kaluma-picow/app.min.js", "latin1"), e = readFileSync("build/esp32/app.min.js", "latin1");
+  assert.equal(k.match(/typeof E\b/g).length, 1, "only kaluma-globals.ts tests E");
+  for (const n of ["toArrayBuffer", "toUint8Array", "E.sum", "E.CRC32", "fromUTF8", "hwRand"]) assert.ok(!k.includes(n), n + " in the Kaluma bundle");
+  assert.ok(!/typeof E\b/.test(e) && e.includes("E.toArrayBuffer"), "Espruino: natives, no test for E");
 });
 
 test("invalid profiles give one line naming file and field", () => {

@@ -1,9 +1,10 @@
 // Rollup configuration for one device bundle per board profile, shared by rollup.config.ts
 // and the tests (which build fixtures through the same pipeline and gate).
-import { relative, resolve, dirname } from "node:path";
+import { relative, resolve, dirname, sep } from "node:path";
 import { gzipSync } from "node:zlib";
 import typescript from "@rollup/plugin-typescript";
 import terser from "@rollup/plugin-terser";
+import MagicString from "magic-string";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import { findProblems, lineCol } from "./gate.mjs";
 import { profileModule } from "./profiles.mjs";
@@ -17,6 +18,27 @@ export function profilePlugin(profile) {
     name: "sprat-profile",
     resolveId: (id) => (id === PROFILE_ID ? "\0" + PROFILE_ID : id === RUNTIME_ID ? resolve(`src/runtime/${profile.values.runtime}.ts`) : null),
     load: (id) => (id === "\0" + PROFILE_ID ? profileModule(profile) : null),
+  };
+}
+
+/**
+ * `typeof E` in the library (src/core, src/server) as the profile's runtime knows it, like a
+ * bundler's define: the library reads E only to reach Espruino's natives (E.toArrayBuffer,
+ * E.sum, E.CRC32, E.fromUTF8 ...). Espruino and the emulator always have E: "object". On
+ * Kaluma the E of src/runtime/kaluma-globals.ts has none of them: "undefined", the JS paths
+ * it takes anyway. Each test then folds and the other runtime's code leaves the bundle. (The
+ * modules themselves still test it: Node, JerryScript and the self-test run them without E.)
+ */
+export function typeofEPlugin(profile) {
+  const dirs = ["src/core", "src/server"].map((d) => resolve(d) + sep), value = profile.values.runtime == "espruino" ? '"object"' : '"undefined"';
+  return {
+    name: "sprat-typeof-e",
+    transform(code, id) {
+      if (!dirs.some((d) => id.startsWith(d))) return null;
+      const s = new MagicString(code), re = /\btypeof E(?![\w$])/g;
+      for (let m; (m = re.exec(code));) s.overwrite(m.index, m.index + m[0].length, value);
+      return s.hasChanged() ? { code: s.toString(), map: s.generateMap({ hires: true }) } : null;
+    },
   };
 }
 
@@ -87,6 +109,7 @@ export function bundleConfig(profile, { input = "src/app/main.ts", outDir = `bui
     plugins: [
       profilePlugin(profile),
       typescript({ tsconfig: "tsconfig.json", sourceMap: true, inlineSources: false, noEmitOnError: true, include: ["src/**/*.ts", "test/fixtures/**/*.ts"] }),
+      typeofEPlugin(profile),
       gatePlugin(),
       terser(TERSER),
       quiet ? null : sizePlugin(profile.name),

@@ -10,7 +10,7 @@ declare var E: any;
 // Returns the new state, or -1 as soon as a byte makes the input invalid.
 export function utf8(st: number, s: string, i: number, to: number): number {
   var c = 0, n = st & 3, lo = st >> 16, hi = st >> 8 & 255,
-    b: any = to - i > 15 && typeof E != "undefined" && E.sum && E.toArrayBuffer(s);
+    b: any = typeof E != "undefined" && E.sum && to - i > 15 && E.toArrayBuffer(s);
   for (;;) {
     for (; n; n--) {
       if (i >= to) return lo << 16 | hi << 8 | n;

@@ -122,10 +122,10 @@ function sent(s: any, e: number) {
 
 function Sock(this: any, fd: number) {
   var s = this, o = dev.get(fd);
+  // (the flags and the pieces start undefined: falsy)
   s._kD = fd;
   s._kQ = [];
-  s._kN = s._kP = "";
-  s._kO = s._kR = s._kE = s._kC = s._kW = s._kT = 0;
+  s._kO = s._kR = 0;
   s._kH = {};
   s._kX = function (e: number) { sent(s, e); };
   s._kY = function () { step(s); };
@@ -138,10 +138,11 @@ function Sock(this: any, fd: number) {
   live.push(s);
 }
 
-Sock.prototype.on = function (e: string, f: any) {
+var SP = Sock.prototype;
+SP.on = function (e: string, f: any) {
   (this._kH[e] || (this._kH[e] = [])).push(f);
 };
-Sock.prototype.write = function (d: string) {
+SP.write = function (d: string) {
   if (this._kC || this._kE) throw new Error("This socket is closed");
   if (d) {
     this._kQ.push(d);
@@ -149,9 +150,9 @@ Sock.prototype.write = function (d: string) {
   }
   return false;
 };
-Sock.prototype.end = function (d?: string) {
+SP.end = function (d?: string) {
   if (this._kC || this._kE) return;
-  if (d) this._kQ.push(d);
+  this.write(d);
   this._kE = 1;
   later(this, 0);
 };

@@ -7,35 +7,37 @@ var B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 // No Math.imul on Espruino: sums stay below 2^53 and are wrapped with |0.
 export function sha1(s: string): string {
   var n = s.length, h = [0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476, 0xc3d2e1f0 | 0],
-    w: number[] = [], r = "", i: number, j: number, k: number, t: number,
-    a: number, b: number, c: number, d: number, e: number;
+    w: number[] = [], r = "", v: number[], i: number, j: number, k: number, t: number, b: number, c: number, d: number;
   s += "\x80";
   while (s.length % 64 != 56) s += "\0";
   // 64-bit big-endian bit length (inputs < 512 MB)
   s += "\0\0\0" + String.fromCharCode(n >>> 29, n >> 21 & 255, n >> 13 & 255, n >> 5 & 255, n << 3 & 255);
   for (i = 0; i < s.length; i += 64) {
-    a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
+    v = h.slice(0); // a, b, c, d, e
     for (j = 0; j < 80; j++) {
-      // 16-word ring instead of an 80-word schedule: fewer JsVars
-      if (j < 16) {
-        k = i + j * 4;
-        w[j] = s.charCodeAt(k) << 24 | s.charCodeAt(k + 1) << 16 | s.charCodeAt(k + 2) << 8 | s.charCodeAt(k + 3);
-      } else {
+      // the schedule in a 16-word ring instead of 80 words: fewer JsVars
+      if (j < 16) for (t = k = 0; k < 4; k++) t = t << 8 | s.charCodeAt(i + j * 4 + k);
+      else {
         t = w[(j + 13) & 15] ^ w[(j + 8) & 15] ^ w[(j + 2) & 15] ^ w[j & 15];
-        w[j & 15] = t << 1 | t >>> 31;
+        t = t << 1 | t >>> 31;
       }
-      t = ((a << 5 | a >>> 27) + e + w[j & 15] + (
-        j < 20 ? (b & c | ~b & d) + 0x5a827999
-          : j < 40 ? (b ^ c ^ d) + 0x6ed9eba1
-            : j < 60 ? (b & c | b & d | c & d) - 0x70e44324
-              : (b ^ c ^ d) - 0x359d3e2a)) | 0;
-      e = d; d = c; c = b << 30 | b >>> 2; b = a; a = t;
+      w[j & 15] = t;
+      b = v[1]; c = v[2]; d = v[3];
+      t = ((t = v[0]) << 5 | t >>> 27) + v[4] + w[j & 15] + K[j / 20 | 0] +
+        (j < 20 ? b & c | ~b & d : j > 39 && j < 60 ? b & c | b & d | c & d : b ^ c ^ d) | 0;
+      // e = d, d = c, c = b <<< 30, b = a, a = t
+      v.pop();
+      v.unshift(t);
+      v[2] = b << 30 | b >>> 2;
     }
-    h[0] = h[0] + a | 0; h[1] = h[1] + b | 0; h[2] = h[2] + c | 0; h[3] = h[3] + d | 0; h[4] = h[4] + e | 0;
+    for (j = 0; j < 5; j++) h[j] = h[j] + v[j] | 0;
   }
   for (i = 0; i < 20; i++) r += String.fromCharCode(h[i >> 2] >> (24 - (i & 3) * 8) & 255);
   return r;
 }
+
+// round constants, as int32
+var K = [0x5a827999, 0x6ed9eba1, 0x8f1bbcdc | 0, 0xca62c1d6 | 0];
 
 // base64 of a binary string (btoa for runtimes without it).
 export function b64(s: string): string {

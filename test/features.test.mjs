@@ -48,6 +48,11 @@ for (const rt of runtimes()) {
       assert.equal(r.status, 404, r.text);
       assert.equal(JSON.parse(r.text).error.code, -32601);
     }
+    // a preflight offers what the build serves: no PUT (upload), no Authorization (password)
+    const pre = await fetch(`http://127.0.0.1:${h.port}/api/control.set`, { method: "OPTIONS", headers: { Origin: `http://127.0.0.1:${h.port}`, "Access-Control-Request-Method": "POST" } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get("access-control-allow-methods"), "GET, POST");
+    assert.equal(pre.headers.get("access-control-allow-headers"), "Content-Type");
     // state-changing calls are open: there is no password to check
     const set = await call(h.port, "POST", "/api/control.set", JSON.stringify({ led: true }), { "Content-Type": "application/json" });
     assert.equal(set.status, 200, set.text);

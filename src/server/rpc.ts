@@ -163,7 +163,10 @@ routes.push(function (s: any, q: Req) {
   if (q.p.substr(0, 5) != "/api/") return false;
   // a page on another site must not drive the device through the user's browser
   if (!originOk(q)) return deny(s, q);
-  if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST, PUT\r\nAccess-Control-Allow-Headers: Content-Type, Authorization, X-Sprat-Size, X-Sprat-CRC32\r\n");
+  // (PUT and the X-Sprat headers are the web-app upload's, Authorization the password's: only
+  // with those features)
+  if (q.m == "OPTIONS") return reply(s, 204, "", "", cors(q) + "Access-Control-Allow-Methods: GET, POST" + (P.ota ? ", PUT" : "") +
+    "\r\nAccess-Control-Allow-Headers: Content-Type" + (P.auth ? ", Authorization" : "") + (P.ota ? ", X-Sprat-Size, X-Sprat-CRC32" : "") + "\r\n");
   if (q.m == "GET" || q.m == "HEAD") {
     if (methods.hasOwnProperty(q.p.substr(5)) && find(reads, "," + q.p.substr(5) + ",") < 0) return err(s, q, 405, -32600, "this method changes state: use POST", "Allow: POST\r\n");
     return call(s, q);

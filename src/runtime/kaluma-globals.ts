@@ -3,10 +3,10 @@
 // them (rollup orders a module's imports before it; http.ts imports the binding first).
 // Only what is used (docs/runtimes.md, "Globals"): no `print`, no Storage, no crypto.
 //
-// E gets getTemperature and reboot only. The core feature-detects E.toUint8Array, E.CRC32,
-// E.fromUTF8, E.isUTF8, E.sum and friends, and falls back to JS when they are missing, which
-// is what Kaluma needs. (core/ws.ts tries require("crypto") once E exists: Kaluma throws
-// "Failed to load module: crypto", which it catches; profiles set nativeSha1: false anyway.)
+// E gets getTemperature and reboot only. The library reaches Espruino's natives (E.toUint8Array,
+// E.CRC32, E.fromUTF8, E.isUTF8, E.sum and friends) only behind `typeof E` tests, which Kaluma
+// builds fold to "undefined" (tools/build-lib.mjs typeofEPlugin): the JS paths, what Kaluma
+// needs. The WebSocket handshake uses the JS SHA-1 (profiles set nativeSha1: false) and btoa.
 declare function analogRead(pin: any): number;
 
 var g: any = global;
@@ -26,9 +26,10 @@ if (typeof E == "undefined") g.E = {
 
 // process.memoryUsage() is JerryScript's heap in bytes (src/global.c); sprat's app reads
 // process.memory() as Espruino gives it (usage/total in JsVars; here in bytes).
+// (Kaluma 1.2.x always has memoryUsage: global.c, docs/runtimes.md)
 if (!process.memory) process.memory = function () {
-  var m = process.memoryUsage && process.memoryUsage();
-  return m ? { usage: m.heapUsed, total: m.heapTotal, free: m.heapTotal - m.heapUsed } : { usage: 0, total: 0, free: 0 };
+  var m = process.memoryUsage();
+  return { usage: m.heapUsed, total: m.heapTotal, free: m.heapTotal - m.heapUsed };
 };
 if (!process.env) process.env = { VERSION: "kaluma " + process.version, BOARD: g.board && g.board.name };
 if (typeof getTime == "undefined") g.getTime = function () { return Date.now() / 1000; };

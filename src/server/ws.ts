@@ -43,9 +43,9 @@ export function hostOk(h?: string): boolean {
   // (a port, then a trailing dot, go; t: the top-level label, an IPv4 address's is a number)
   var n = (h || "").toLowerCase().replace(/:[0-9]*$/, "").replace(/\.$/, ""), t = n.substr(n.lastIndexOf(".") + 1);
   return !h || n.charAt(0) == "[" || P.hosts == "*" || t == n || t != "" && +t == +t ||
-    find(",local,lan,home,internal,localdomain,localhost,", "," + t + ",") >= 0 || n.substr(-10) == ".home.arpa" ||
     // (no hosts listed: no look-up; an empty n, the only one ",," would match, returned above)
-    P.hosts != "" && find(hosts, "," + n + ",") >= 0;
+    P.hosts != "" && find(hosts, "," + n + ",") >= 0 ||
+    find(",local,lan,home,internal,localdomain,localhost,", "," + t + ",") >= 0 || n.substr(-10) == ".home.arpa";
 }
 
 /** Same origin (Origin's host = Host), an allowed origin, or no Origin (not a browser); and hostOk. */

@@ -4,10 +4,10 @@
 // become their UTF-8 bytes first (a lone surrogate becomes U+FFFD). (Espruino's indexOf may
 // match falsely near the end of a string: such a match has no 4 hex digits, and is copied.)
 
-// the 4 hex digits at i, or -1 (parseInt alone would take "0e9z" as 0xe9)
-function hex4(s: string, i: number): number {
-  var x = s.substr(i, 4);
-  return x.length == 4 && /^[0-9a-fA-F]+$/.test(x) ? parseInt(x, 16) : -1;
+/** The n hex digits at i as a number, or -1 (parseInt alone would take "0e9z" as 0xe9). */
+export function hexAt(s: string, i: number, n: number): number {
+  var x = s.substr(i, n);
+  return x.length == n && /^[0-9a-fA-F]+$/.test(x) ? parseInt(x, 16) : -1;
 }
 
 // UTF-8 of code point c >= 0x80: continuation bytes while c does not fit the lead byte's bits (m)
@@ -22,14 +22,14 @@ export function utf8Escapes(s: string, raw?: any): string {
   var o = "", i = 0, j: number, k: number, c: number, d: number;
   while ((j = s.indexOf(raw ? "\\u00" : "\\u", i)) >= 0) {
     for (k = j; k > 0 && s.charAt(k - 1) == "\\"; k--);
-    c = hex4(s, j + 2);
+    c = hexAt(s, j + 2, 4);
     // an escaped backslash before "u", a malformed escape (JSON.parse rejects it) or ASCII
     if ((j - k) % 2 || c < 128) { o += s.substring(i, j + 2); i = j + 2; continue; }
     o += s.substring(i, j);
     i = j + 6;
     if (raw) { o += String.fromCharCode(c); continue; }
     if (c >= 0xd800 && c < 0xe000) {
-      d = c < 0xdc00 && s.substr(i, 2) == "\\u" ? hex4(s, i + 2) : -1;
+      d = c < 0xdc00 && s.substr(i, 2) == "\\u" ? hexAt(s, i + 2, 4) : -1;
       if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + (c - 0xd800) * 1024 + d - 0xdc00; i += 6; }
       else c = 0xfffd;
     }

@@ -1,7 +1,7 @@
 // ZIP central-directory reader over a read(off, len) function (Storage.read is zero-copy).
 // Each fixed-size record is copied to RAM ("" + ...) before it is parsed: on Espruino for
 // Linux every char read from a Storage string is a file read.
-import { hx } from "./http";
+import { hexAt } from "./json";
 
 export type Read = (off: number, len: number) => string;
 
@@ -50,19 +50,10 @@ export function zipIndex(read: Read, size: number): { [path: string]: number } |
 }
 
 export function zipEntry(read: Read, cd: number): Entry {
-  var r = "" + read(cd, 46), c = "" + read(cd + 46 + u16(r, 28) + u16(r, 30), u16(r, 32)), a = -1, i = 4, d: number;
+  var r = "" + read(cd, 46), c = "" + read(cd + 46 + u16(r, 28) + u16(r, 30), u16(r, 32));
   // sprat's packer stores "a32=" + 8 hex digits (Adler-32 of the data) as the file comment,
-  // so a zlib stream can be served without reading the data twice (past the end: hx is -1)
-  if (c.substr(0, 4) == "a32=") {
-    for (a = 0; i < 12; i++) {
-      if ((d = hx(c.charCodeAt(i))) < 0) {
-        a = -1;
-        break;
-      }
-      a = a * 16 + d;
-    }
-  }
-  return { m: u16(r, 10), c: u32(r, 20), u: u32(r, 24), crc: u32(r, 16), lh: u32(r, 42), a: a };
+  // so a zlib stream can be served without reading the data twice
+  return { m: u16(r, 10), c: u32(r, 20), u: u32(r, 24), crc: u32(r, 16), lh: u32(r, 42), a: c.substr(0, 4) == "a32=" ? hexAt(c, 4, 8) : -1 };
 }
 
 // Offset of an entry's data. The local header's name and extra lengths may differ from

@@ -40,8 +40,8 @@ export const SCHEMA = {
     nativeSha1: ["boolean", true, "the firmware has require(\"crypto\").SHA1 (false bundles a JS SHA-1 for the WebSocket handshake)"],
     origins: ["string", "", "comma-separated extra origins allowed to open WebSockets and call the REST API (same origin always is)"],
     publicRead: ["boolean", true, "with a device password set, read-only methods (and topics) stay open without a token"],
-    ota: ["boolean", true, "PUT /api/web, /api/web/rollback and web.info: the dashboard updates itself (docs/ota.md; false saves ~2.2 KB of bundle)"],
-    auth: ["boolean", true, "the optional device password and sessions (docs/security.md; false saves ~3 KB of bundle: every call stays open)"],
+    ota: ["boolean", true, "PUT /api/web, /api/web/rollback and web.info: the dashboard updates itself (docs/ota.md; false saves ~2.8 KB of bundle)"],
+    auth: ["boolean", true, "the optional device password and sessions (docs/security.md; false saves ~2.2 KB of bundle: every call stays open)"],
     hosts: ["string", "", "comma-separated DNS names (besides IP addresses, single-label and .local/.lan/... names) the API and WebSockets answer to; \"*\": any (no DNS-rebinding check)"],
   },
   app: {

@@ -317,7 +317,10 @@ P.push = function (this: any, d: string, h: HttpHandler): number {
 // the rest of the body is still read (and passed to b()) and then the next head follows.
 P.next = function (this: any, h: HttpHandler): number {
   if (this._s == 1) this._x = 1;
-  if (this._s == 2) delete this._s;
+  if (this._s == 2) {
+    delete this._s;
+    if (!this._b) return 0; // nothing buffered: nothing to run (the usual case)
+  }
   return run(this, h);
 };
 

@@ -166,10 +166,11 @@ export function accept(s: any) {
 
 // Espruino keeps an event's listeners as an array in the property "#on" + event: 3 JsVars a
 // listener. A lone function there is called just the same (jsiExecuteEventCallback takes
-// either), for 1. on() runs first: it also delivers data that came before the listener. Only
-// this file listens to a socket's 'data' and 'drain' (ota.ts adds to 'close': not this way).
+// either), for 1. For 'data', on() runs first: it delivers data that came before the
+// listener. Only this file listens to a socket's 'data' and 'drain' (ota.ts adds to 'close':
+// not this way).
 function on(s: any, e: string, f: any) {
-  s.on(e, f);
+  if (P.runtime != "espruino" || e == "data") s.on(e, f);
   if (P.runtime == "espruino") s["#on" + e] = f;
 }
 

@@ -136,7 +136,7 @@ routes.push(function (s: any, q: Req) {
   if (s._k & 4) n = 0; // HEAD
   // a body that fits one piece goes out with the head in one write
   if (n <= P.chunk) {
-    s.write(n ? h + e.B + z.substr(e.d, e.c) + e.Z : h);
+    s.write(n ? e.m ? h + e.B + z.substr(e.d, e.c) + e.Z : h + z.substr(e.d, e.c) : h);
     return done(s);
   }
   stream(s, z, e.d, e.d + e.c, e.Z, h + e.B);

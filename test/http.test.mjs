@@ -32,7 +32,7 @@ const RELAY = path.join(here, "fixtures/ws/tcp-relay.py"), PYTHON = process.env.
 const HAS_PYTHON = (() => { const r = spawnSync(PYTHON, ["-c", "import socket; socket.TCP_MAXSEG"]); return !r.error && r.status === 0; })();
 const SITE = path.join(here, "fixtures/http/site");
 const { headTimeout: HEAD_MS, idleTimeout: IDLE_MS, maxClients: MAX_CLIENTS } = LIMITS;
-const SWEEP_MS = 500; // http.ts checks deadlines every 500 ms
+const SWEEP_MS = 500; // how late http.ts acts on a timeout at most (two 250 ms sweeps)
 const SLACK = 1500;   // scheduling slack on a loaded machine (npm test runs test files in parallel)
 const MAX = { line: 512, head: 2048, headers: 32, body: 2048 }; // profile defaults (tools/profiles.mjs)
 

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import { HttpReader, pct, norm, tok, Limits } from "../src/core/http.ts";
+import { HttpReader, pct, norm, tok, reqLine, line, Limits } from "../src/core/http.ts";
 
 const V = JSON.parse(readFileSync(new URL("./vectors/http.json", import.meta.url), "utf8"));
 const BIG: Limits = { line: 8000, head: 1 << 20, hdrs: 100 };
@@ -258,8 +258,47 @@ test("norm", () => {
 test("tok", () => {
   assert.ok(tok("Upgrade", "upgrade"));
   assert.ok(tok("keep-alive, Upgrade", "upgrade"));
+  assert.ok(tok("keep-alive,Upgrade", "upgrade"));
+  assert.ok(tok("keep-alive,  Upgrade ", "upgrade"));
   assert.ok(tok(" a ,\tB\t", "b"));
   assert.ok(!tok("upgrades", "upgrade"));
+  assert.ok(!tok("xupgrade, upgradex, up grade", "upgrade"));
+  assert.ok(!tok("keep-alive", "close"));
   assert.ok(!tok(undefined, "close"));
   assert.ok(!tok("", "close"));
+  // against a model: the comma-separated elements, trimmed of SP/HTAB, compared lower-case
+  fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom("", " ", "  ", "\t"), fc.constantFrom("upgrade", "Upgrade", "close", "keep-alive", "up", "xupgrade", "upgradex", "up grade", ""), fc.constantFrom("", " ", "\t")), { maxLength: 4 }),
+    fc.constantFrom("upgrade", "close"), (els, t) => {
+      const v = els.map(([a, e, b]) => a + e + b).join(",");
+      assert.equal(tok(v, t), v.split(",").some((e) => e.replace(/^[ \t]+|[ \t]+$/g, "").toLowerCase() === t), JSON.stringify(v));
+    }));
+});
+
+// The fast paths (one regex for the usual request line, one for the usual field line) must
+// decide exactly as the general checks: same request or same status.
+test("property: reqLine's fast path gives what the general request-line check gives", () => {
+  const lines = ["GET / HTTP/1.1", "GET /a?b=c HTTP/1.0", "GET /a%20b HTTP/1.1", "GET /a/../b HTTP/1.1", "GET /../a HTTP/1.1", "GET //a HTTP/1.1",
+    "GET /. HTTP/1.1", "OPTIONS * HTTP/1.1", "BREW / HTTP/1.1", "get / HTTP/1.1", "GET / HTTP/1.2", "GET / HTTP/2.0", "GET http://h/x HTTP/1.1",
+    "GET /a b HTTP/1.1", "GET /\x7f HTTP/1.1", "GET /\xff HTTP/1.1", "PATCH /x? HTTP/1.1", "GET /?%zz HTTP/1.1", "GET /a/./ HTTP/1.0"];
+  for (const l of lines) assert.deepEqual(reqLine(l), line(l), l);
+  const part = fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "BREW", "get", " ", "/", "//", "/.", "/..", "?", "%2e", "%", "*", "http://h", "HTTP/1.1", "HTTP/1.0",
+    "HTTP/1.2", "HTTP/2.0", "a", "\t", "\x7f", "\x80", "\xff", "\0"), fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 3 }));
+  fc.assert(fc.property(fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "BREW", "Get"), fc.array(part, { maxLength: 6 }),
+    fc.constantFrom(" HTTP/1.1", " HTTP/1.0", " HTTP/1.2", " HTTP/2.0", " http/1.1", "  HTTP/1.1", " HTTP/1.1 "), (m, a, v) => {
+      const l = m + " /" + a.join("") + v;
+      assert.deepEqual(reqLine(l), line(l), JSON.stringify(l));
+    }), { numRuns: 3000 });
+});
+
+test("property: a field line parses the same through the fast path (a whole head) and field() (byte by byte)", () => {
+  const ch = fc.oneof(fc.constantFrom(" ", "\t", ":", "\x7f", "\x80", "\xff", "\0", "\x01", "\r", "\n", "a", "Z", "\"", ","), fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)));
+  fc.assert(fc.property(fc.constantFrom("X-A", "x-a", "Host", "Accept", "__proto__", "constructor", "on", "A B", "", "Content-Length"),
+    fc.constantFrom(":", ": ", ":  ", ":\t", " :"), fc.array(ch, { maxLength: 4 }), fc.constantFrom("", "v", "vw", "1"), fc.array(ch, { maxLength: 3 }),
+    fc.boolean(), (n, c, pre, mid, post, twice) => {
+      const f = n + c + pre.join("") + mid + post.join("");
+      const s = "GET / HTTP/1.1\r\nHost: d\r\n" + f + "\r\n" + (twice ? f + "\r\n" : "") + "\r\n";
+      const whole = drive(BIG, [s], "sync"), split = drive(BIG, bytes(s), "sync");
+      assert.equal(whole.st, split.st, JSON.stringify(f));
+      assert.deepEqual(whole.reqs, split.reqs, JSON.stringify(f));
+    }), { numRuns: 3000 });
 });

@@ -10,15 +10,15 @@
 // checks them with Node's zlib), as decoded by undici (fetch), curl and zlib itself.
 //
 // A test marked { todo: "server bug: ..." } shows a reported bug that is not fixed yet (none at the moment).
-// Not covered here: replacing the web ZIP while the server runs (that comes with the OTA
-// upload endpoint); only re-indexing across a restart is tested.
+// Replacing the web ZIP while the server runs is test/ota.test.mjs's, except for a download
+// in flight at that moment (the last test here).
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { runtimes, ROOT } from "../tools/runtimes.mjs";
 import { buildWeb } from "../tools/build-web.mjs";
@@ -28,9 +28,11 @@ import { readZip, wireBody, etagFor, truncateTail, truncateHead, markZip64, mark
 import { buildBundle, startApp, LIMITS, ORIGIN } from "./helpers/http-runtime.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const RELAY = path.join(here, "fixtures/ws/tcp-relay.py"), PYTHON = process.env.PYTHON || "python3";
+const HAS_PYTHON = (() => { const r = spawnSync(PYTHON, ["-c", "import socket; socket.TCP_MAXSEG"]); return !r.error && r.status === 0; })();
 const SITE = path.join(here, "fixtures/http/site");
 const { headTimeout: HEAD_MS, idleTimeout: IDLE_MS, maxClients: MAX_CLIENTS } = LIMITS;
-const SWEEP_MS = 500; // http.ts checks deadlines every 500 ms
+const SWEEP_MS = 500; // how late http.ts acts on a timeout at most (two 250 ms sweeps)
 const SLACK = 1500;   // scheduling slack on a loaded machine (npm test runs test files in parallel)
 const MAX = { line: 512, head: 2048, headers: 32, body: 2048 }; // profile defaults (tools/profiles.mjs)
 
@@ -1012,5 +1014,55 @@ for (const r of RTS) {
     checkWire(v1, "gzip", res.body, "web.zip~ via web.ptr");
     res = await request(rt.port, { path: "/tiny.txt" });
     checkWire(fx.site.entries.get("tiny.txt"), "", res.body, "a stored entry of web.zip~");
+  });
+
+  // The server streams a big entry one chunk per 'drain'. When the web app changes (here an
+  // OTA upload, which switches at once) a response still streaming the old ZIP must stop:
+  // never a body of old and new bytes. A client behind test/fixtures/ws/tcp-relay.py (small
+  // receive buffer and MSS: loopback would otherwise take the whole file at once) stops
+  // reading mid-download; the app is replaced; another client downloads the same path whole
+  // from the new ZIP; then the first reads on.
+  test(`${r.name}: a download in flight when the web app is replaced stops: never old and new bytes mixed`, { skip: !HAS_PYTHON && "needs python3 (the relay sets TCP_MAXSEG and SO_RCVBUF)", timeout: 60000 }, async () => {
+    const N = 110000; // twice this fits Espruino for Linux's 256 KB Storage (both OTA slots)
+    const stage = (seed) => {
+      const dir = freshDir(), r2 = prng(seed), b = Buffer.alloc(N);
+      fs.writeFileSync(path.join(dir, "index.html"), `<!doctype html><title>${seed}</title>\n`);
+      for (let i = 0; i < N; i += 4) b.writeUInt32LE(r2(), i);
+      fs.writeFileSync(path.join(dir, "huge.bin"), b);
+      return { dir, b };
+    };
+    const a = stage(7), b = stage(8);
+    const zipA = (await packDir(a.dir, null, { quiet: true })).zip, zipB = (await packDir(b.dir, null, { quiet: true })).zip;
+    const rt = await startApp(r, { storage: { "web.zip": zipA } });
+    const relay = spawn(PYTHON, [RELAY, String(rt.port)], { stdio: ["pipe", "pipe", "pipe"] });
+    try {
+      const got = [];
+      let closed = false, err = "";
+      relay.stdout.on("data", (d) => got.push(d));
+      relay.on("exit", () => { closed = true; });
+      await new Promise((ok, no) => { relay.stderr.on("data", (d) => { err += d; if (/relay \d+/.test(err)) ok(); }); relay.on("exit", () => no(new Error(`relay: ${err}`))); });
+      // not reading from the start: the server's sends stall once the kernel holds ~50 KB
+      relay.kill("SIGUSR1");
+      await sleep(100);
+      relay.stdin.write("GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      await sleep(700);
+      const put = await request(rt.port, { method: "PUT", path: "/api/web", body: zipB,
+        headers: { "content-length": zipB.length, "x-sprat-size": zipB.length, "x-sprat-crc32": (zlib.crc32(zipB) >>> 0).toString(16) } });
+      assert.equal(put.status, 200, `the upload: ${put.body}`);
+      // another download of the same path, whole, from the new app (the server streams it
+      // while the first one waits)
+      const other = await request(rt.port, { path: "/huge.bin" });
+      assert.ok(other.body.equals(b.b), "the new app's file, whole");
+      relay.kill("SIGUSR2");
+      for (let t0 = Date.now(); !closed && Date.now() - t0 < IDLE_MS + SWEEP_MS + SLACK + 5000;) await sleep(50);
+      assert.ok(closed, "the first download's connection was closed");
+      const all = Buffer.concat(got), e = all.indexOf("\r\n\r\n") + 4, body = all.subarray(e);
+      assert.match(all.subarray(0, e).toString("latin1"), new RegExp(`^HTTP/1.1 200 OK\r\n[^]*Content-Length: ${N}\r\n`));
+      assert.ok(body.length < N, `the first download was cut (${body.length} of ${N} bytes)`);
+      assert.ok(body.equals(a.b.subarray(0, body.length)), "every byte of the first download is the old app's");
+    } finally {
+      relay.kill("SIGKILL");
+      await rt.stop();
+    }
   });
 }

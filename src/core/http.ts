@@ -78,9 +78,11 @@ function trim(s: string): string {
 // Is token t (lowercase) in the comma-separated list v? (Connection, Upgrade, ...)
 export function tok(v: string | undefined, t: string): boolean {
   if (!v) return false;
-  var a: any = v.toLowerCase(), i = 0;
+  var a: any = v.toLowerCase(), i = 0, e: string;
   if (a == t) return true;   // the usual single token
-  for (a = a.split(","); i < a.length; i++) if (trim(a[i]) == t) return true;
+  if (a.indexOf(t) < 0) return false;   // (2v29's false hits only cost the loop below)
+  // elements usually come as "a, b": trimmed only if they may be t
+  for (a = a.split(","); i < a.length; i++) if ((e = a[i]) == t || e == " " + t || e.indexOf(t) >= 0 && trim(e) == t) return true;
   return false;
 }
 
@@ -89,7 +91,14 @@ export function tok(v: string | undefined, t: string): boolean {
 // version. Only what Espruino's matcher does right (tools/gate.mjs regexProblem checks it;
 // the self-test replays the HTTP vectors on Espruino); "|" is written \x7c to be safe.
 var TOKEN = /^[-!#$%&'*+.^_`\x7c~0-9A-Za-z]+$/, FIELD = /^[-!#$%&'*+.^_`\x7c~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*$/,
-  VCHAR = /^[!-~]+$/, VER = /^HTTP\/[0-9][.][0-9]$/;
+  VCHAR = /^[!-~]+$/, VER = /^HTTP\/[0-9][.][0-9]$/,
+  // What nearly every client sends, accepted with one test each: a request line with an
+  // upper-case method, an origin-form target without "%" and HTTP/1.0 or 1.1 (all of them
+  // valid, no 400 or 505 possible), and a field line "Name: value" whose value is at least two
+  // chars, neither starting nor ending with whitespace (nothing to trim). Anything else takes
+  // the general checks, which decide.
+  LINE = /^[A-Z]+ \/[!-$&-~]* HTTP\/1[.][01]$/,
+  FAST = /^[-!#$%&'*+.^_`\x7c~0-9A-Za-z]+: [^\x00-\x20\x7f][^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f]$/;
 
 // Content-Length, or -1 if invalid. A list of identical values ("5, 5", also what
 // repeated fields become once joined) is accepted as RFC 9110 §8.6 allows.
@@ -113,7 +122,21 @@ function clen(v: string): number {
 // Request line -> Req without n and k (those need the whole head), or an HTTP status.
 // Check order: syntax 400, version 505, method 501, target 400.
 var METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
-function reqLine(l: string): any {
+export function reqLine(l: string): any {
+  var a = l.indexOf(" "), z: number, m: string, u: string, i: number, p: any;
+  if (LINE.test(l)) {
+    if (METHODS.indexOf(m = l.substr(0, a)) < 0) return 501;
+    i = (u = l.substring(a + 1, z = l.length - 9)).indexOf("?");
+    p = i < 0 ? u : u.substr(0, i);
+    if (p.indexOf("/.") >= 0 || p.indexOf("//") >= 0) p = norm(p);
+    return p ? { m: m, u: u, p: p, q: i < 0 ? "" : u.substr(i + 1), v: l.charCodeAt(z + 8) - 48, h: {} } : 400;
+  }
+  return line(l);
+}
+
+// The general request line check (see reqLine; exported for the test that holds the fast
+// path to it).
+export function line(l: string): any {
   var a = l.indexOf(" "), z = l.lastIndexOf(" "), m = l.substr(0, a), u = l.substring(a + 1, z),
     v = l.substr(z + 1), y = v.charCodeAt(7) - 48, i = u.indexOf("?"), p: any = i < 0 ? u : u.substr(0, i),
     r = i < 0 ? "" : u.substr(i + 1), w: string[], sc: string;
@@ -155,39 +178,50 @@ function field(h: any, l: string): number {
 }
 
 // States in _s: 0 reading a head, 1 streaming a body, 2 waiting for next(); >2 = failed
-// with that status. _b buffered bytes (from the request line on, once it has begun), _i start
+// with that status. _l limits. _b buffered bytes (from the request line on, once it has begun), _i start
 // of the first head line not yet read, _q the request being read (0 before its request line),
 // _c header lines seen, _r body bytes still due, _x next() came early, _g inside run().
-export function HttpReader(this: any, lim: Limits) {
-  this._l = lim;
-  this._b = "";
-  this._s = this._i = this._q = this._c = this._r = this._x = this._g = 0;
+// Every property costs a JsVar per connection for as long as it exists (even set to 0), so
+// a reader holds only what differs from the prototype's defaults (_s 0, _b "", and limits a
+// server shares by putting them there): _s while not 0, _b while it holds bytes, _r once a
+// body came, the others only while they mean something (undefined reads as 0).
+export function HttpReader(this: any, lim?: Limits) {
+  if (lim) this._l = lim;
 }
 
 // A whole head at once: the usual case, a request in one chunk. Lines are split natively
 // and checked in order as below; null if the incremental reader must decide (an error, a
 // bare LF, a limit: its checks are the reference, and only it knows where each one fails).
-// END: where the head whole() read ends.
+// END: where the head _w() read ends. (A method: terser would inline a function called
+// once into its caller, and Espruino would then build it anew on every call: ~50 us here.)
 var END = 0;
-function whole(b: string, l: Limits): any {
-  var t = b.lastIndexOf("\r\n\r\n"), a: string[], q: any, i = 0;
+HttpReader.prototype._w = function (b: string, l: Limits): any {
+  var t = b.lastIndexOf("\r\n\r\n"), a: string[], n: number, q: any, h: any, i = 0, s: string, z: number, k: string;
   // the last terminator is the first unless a body or a pipelined request follows
   if (t >= 0 && t + 4 != b.length) t = find(b, "\r\n\r\n");
   if (t < 1 || t + 4 > l.head) return null;
-  a = b.substr(0, t).split("\r\n");
-  if (a.length > l.hdrs + 1 || a[0].length > l.line || typeof (q = reqLine(a[0])) == "number") return null;
-  while (++i < a.length) if (field(q.h, a[i])) return null;
+  // (split on the terminator too: the last two lines are empty)
+  n = (a = (t + 4 == b.length ? b : b.substr(0, t + 4)).split("\r\n")).length - 2;
+  if (n > l.hdrs + 1 || a[0].length > l.line || typeof (q = reqLine(a[0])) == "number") return null;
+  for (h = q.h; ++i < n;) {
+    z = (s = a[i]).indexOf(":");
+    k = s.substr(0, z).toLowerCase();
+    // the usual field line (FAST) with a new name: nothing to trim or join. (A name h has
+    // already, inherited ones and "__proto__" too, goes to field(), which decides.)
+    if (FAST.test(s) && h[k] === undefined) h[k] = s.substr(z + 2);
+    else if (field(h, s)) return null;
+  }
   END = t + 4;
   return q;
-}
+};
 
 // One head step: 0 need more bytes, a status on error, -1 a request was delivered.
 // Each line is checked as soon as its LF arrives, so errors are found early and the
 // outcome does not depend on how the bytes were split.
 function head(r: any, hd: HttpHandler): number {
-  var b = r._b, l = r._l, i = r._i, q = r._q, h: any, j: number, k: number, e: number, s: string;
-  if (!q && (q = whole(b, l))) i = END;
-  else for (q = r._q;;) {
+  var b = r._b, l = r._l, i: number, q = r._q, h: any, j: number, k: number, e: number, s: string;
+  if (!q && (q = r._w(b, l))) i = END;
+  else for (q = r._q, i = r._i || 0;;) {
     j = b.indexOf("\n", i);
     k = j < 0 ? b.length : j;
     e = b.charCodeAt(k - 1) == 13 ? k - 1 : k;
@@ -204,9 +238,15 @@ function head(r: any, hd: HttpHandler): number {
         r._i = i = 0;
       } else if (typeof (q = r._q = reqLine(s)) == "number") return q;
     } else if (s) {
-      if (++r._c > l.hdrs) return 431;
+      if ((r._c = (r._c || 0) + 1) > l.hdrs) return 431;
       if (k = field(q.h, s)) return k;
-    } else break;
+    } else {
+      // (only this path sets them: a head _w() reads leaves none behind)
+      delete r._i;
+      delete r._q;
+      delete r._c;
+      break;
+    }
   }
   h = q.h;
   s = h["content-length"];
@@ -219,10 +259,10 @@ function head(r: any, hd: HttpHandler): number {
   if (h["transfer-encoding"] != null) return s == null ? 501 : 400;
   q.n = k;
   s = h.connection;
-  q.k = !s ? !!q.v : (q.v || tok(s, "keep-alive")) && !tok(s, "close");
-  r._b = b.substr(i);
-  r._i = r._q = r._c = 0;
-  r._r = k;
+  q.k = !s ? !!q.v : s == "keep-alive" || (q.v || tok(s, "keep-alive")) && !tok(s, "close");
+  if (i < b.length) r._b = b.substr(i);
+  else delete r._b;
+  if (k) r._r = k;
   r._s = k ? 1 : 2;
   hd.q(q);
   return -1;
@@ -234,17 +274,20 @@ function head(r: any, hd: HttpHandler): number {
 function run(r: any, h: HttpHandler): number {
   var b: string, k: number;
   if (!r._g) {
-    r._g = 1;
+    r._g = 1;   // (deleted again: one JsVar less on every connection)
     try {
       while (r._s < 2) {
         // nothing buffered: no body to pass on, no head to read (after every response)
         if (!(b = r._b)) break;
         if (r._s) {
           k = b.length < r._r ? b.length : r._r;
-          r._b = b.substr(k);
+          if (k < b.length) r._b = b.substr(k);
+          else delete r._b;
           if (!(r._r -= k)) {
-            r._s = r._x ? 0 : 2;
-            r._x = 0;
+            if (r._x) {
+              delete r._s;
+              delete r._x;
+            } else r._s = 2;
           }
           h.b(k < b.length ? b.substr(0, k) : b, !r._r);
         } else if (k = head(r, h)) {
@@ -254,13 +297,15 @@ function run(r: any, h: HttpHandler): number {
       // waiting: pipelined bytes only pile up, so cap them like a head
       if (r._s == 2 && r._b.length > r._l.head) r._s = 431;
     } finally {
-      r._g = 0;
+      delete r._g;
     }
   }
   return r._s > 2 ? r._s : 0;
 }
 
 var P = HttpReader.prototype;
+P._s = 0;
+P._b = "";
 
 P.push = function (this: any, d: string, h: HttpHandler): number {
   // no copy of d while the buffer is empty (the usual case)
@@ -273,7 +318,10 @@ P.push = function (this: any, d: string, h: HttpHandler): number {
 // the rest of the body is still read (and passed to b()) and then the next head follows.
 P.next = function (this: any, h: HttpHandler): number {
   if (this._s == 1) this._x = 1;
-  if (this._s == 2) this._s = 0;
+  if (this._s == 2) {
+    delete this._s;
+    if (!this._b) return 0; // nothing buffered: nothing to run (the usual case)
+  }
   return run(this, h);
 };
 
@@ -281,6 +329,6 @@ P.next = function (this: any, h: HttpHandler): number {
 // WebSocket frames that arrived with an Upgrade request.
 P.rest = function (this: any): string {
   var b = this._b;
-  this._b = "";
+  delete this._b;
   return b;
 };

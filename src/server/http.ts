@@ -6,16 +6,27 @@ import { find } from "../core/str";
 import { store, file, listen as bind } from "sprat:runtime";
 import * as P from "sprat:profile";
 
-// Per-socket state:
-// _r reader (HttpReader, or WsReader once upgraded)   _k keep-alive after this response
-// _d deadline (ms) the sweep acts on, 0 none          _a what the deadline means (T_*)
-// _w bytes written since the last 'drain'             _u upgraded: the WebSocket endpoint
-// _z/_f/_e/_t/_g a static response in flight: ZIP string, position, end, tail, generation
-// _b request body so far, _y the route taking it, _m the request's method, _l HTTP/1.0
+// Per-socket state. Every property costs a JsVar for as long as the connection lives (even
+// one set to 0), so a property exists only while it means something:
+// _r reader (HttpReader, or WsReader once upgraded; 0 once closing)
+// _d the sweep's countdown, in sweeps: < 0 a request head is being read (a 408 at 0), > 0
+//    inactivity (a close at 0); small integers, which Espruino stores in the property itself
+//    (a Date.now() deadline is a float: a second JsVar). On an upgraded socket: ws.ts's
+//    deadline in ms.
+// _k the request being answered: 1 keep the connection, 2 HTTP/1.0 (say "keep-alive"), 4 HEAD
+// _f/_e/_t a static response streaming: position and end in the web ZIP (src), its tail
+// _b request body so far, _y the route taking it     _u upgraded: the WebSocket endpoint
+// _w bytes written since the last 'drain' (out(): WebSocket sends)   _j closing on a timeout
 
 export var conns: any[] = [];
-var LIM = { line: P.maxLine, head: P.maxHead, hdrs: P.maxHeaders };
-var T_HEAD = 1, T_IDLE = 2;
+// every reader shares the limits through the prototype: no JsVar for them per connection
+(HttpReader as any).prototype._l = { line: P.maxLine, head: P.maxHead, hdrs: P.maxHeaders };
+// The sweep runs every SWEEP ms. A countdown of n sweeps set at any moment ends after more
+// than (n - 1) and at most n sweeps: n = ceil(ms / SWEEP) + 1 is never early and at most
+// 2 sweeps (500 ms) late.
+var SWEEP = 250;
+function sweeps(ms: number) { return Math.ceil(ms / SWEEP) + 1 | 0; } // (| 0: an int, Math.ceil's is a float)
+var HEAD = sweeps(P.headTimeout), IDLE = sweeps(P.idleTimeout), GRACE = sweeps(1000);
 
 // Routes are tried in order for every request: fn(socket, req) returns true if it answered.
 // A route that takes the body sets s._y = fn(socket, data, end), which receives it as it arrives.
@@ -30,56 +41,66 @@ function reason(code: number) {
   return i < 0 ? "" : REASONS.substring(i + 3, j < 0 ? REASONS.length : j);
 }
 
-/** A status line and headers (each "Name: value\r\n"), to be written with the body's start. */
-export function head(s: any, code: number, hdrs: string, len: number): string {
+/** The end of a head for a body of len bytes (-1: none): the Connection field if any, the empty line. */
+export function tail(s: any, len: number): string {
   // A body over keepAliveMax bytes needs several TCP segments; with Nagle on (Espruino has no
   // setNoDelay) the client's delayed ACK stalls it on a reused connection, not on a new one.
-  if (P.keepAliveMax && len > P.keepAliveMax && s._m != "HEAD") s._k = false;
+  if (P.keepAliveMax && len > P.keepAliveMax && !(s._k & 4)) s._k &= 6;
   // HTTP/1.0 clients keep the connection only when told so
-  return "HTTP/1.1 " + code + " " + reason(code) + "\r\n" + hdrs + (len >= 0 && code != 204 ? "Content-Length: " + len + "\r\n" : "") +
-    (!s._k ? "Connection: close\r\n\r\n" : s._l ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+  return !(s._k & 1) ? "Connection: close\r\n\r\n" : s._k & 2 ? "Connection: keep-alive\r\n\r\n" : "\r\n";
 }
 
+/** A status line and headers (each "Name: value\r\n"), to be written with the body's start. */
+export function head(s: any, code: number, hdrs: string, len: number): string {
+  return (code == 200 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 " + code + " " + reason(code) + "\r\n") + hdrs +
+    (len >= 0 && code != 204 ? "Content-Length: " + len + "\r\n" : "") + tail(s, len);
+}
+
+/** A write counted for the WebSocket send queue (HTTP responses write directly). */
 export function out(s: any, d: string) {
-  s._w += d.length;
+  s._w = s._w + d.length || d.length; // (undefined until the first count)
   s.write(d);
 }
 
 /** A complete response. The body is a binary string; HEAD requests get no body. */
 export function reply(s: any, code: number, type: string, body: string, hdrs?: string): any {
-  out(s, head(s, code, (type ? "Content-Type: " + type + "\r\n" : "") + (hdrs || ""), body.length) + (s._m != "HEAD" ? body : ""));
+  s.write(head(s, code, (type ? "Content-Type: " + type + "\r\n" : "") + (hdrs || ""), body.length) + (s._k & 4 ? "" : body));
   return done(s);
 }
 
 /** A plain-text error; closing the connection unless the request was fully read. */
 export function fail(s: any, code: number, msg?: string, hdrs?: string): any {
-  if (code >= 400 && code != 404 && code != 406 && code != 405) s._k = false;
+  if (code >= 400 && code != 404 && code != 406 && code != 405) s._k &= 6;
   return reply(s, code, "text/plain; charset=utf-8", code + " " + reason(code) + (msg ? ": " + msg : "") + "\n", hdrs);
 }
 
 /** The response is complete: read the next request, or close. Returns true (routes answered). */
 export function done(s: any): any {
-  s._z = s._b = s._y = 0;
-  if (!s._k) {
+  var e: number;
+  if (s._y) {
+    delete s._y;
+    delete s._b;
+  }
+  if (!(s._k & 1)) {
     s._r = 0; // nothing more is read from a connection being closed
     return s.end() || 1;
   }
   cur = s;
-  s._d = now() + P.idleTimeout;
-  s._a = T_IDLE;
-  var e = s._r.next(H);
-  if (e) fail(s, e);
+  s._d = IDLE;
+  if (e = s._r.next(H)) fail(s, e);
   return 1;
+}
+
+/** A request is making progress (a piece of its body arrived): its inactivity limit starts again. */
+export function alive(s: any) {
+  s._d = IDLE;
 }
 
 var H = {
   q: function (q: Req) {
     var s = cur, i = 0;
-    s._d = now() + P.idleTimeout; // the head is in: from here on, inactivity is the limit
-    s._a = T_IDLE;
-    s._k = q.k;
-    s._l = !q.v;
-    s._m = q.m;
+    s._d = IDLE; // the head is in: from here on, inactivity is the limit
+    s._k = (q.k ? 1 : 0) + (q.v ? 0 : 2) + (q.m == "HEAD" ? 4 : 0);
     while (i < routes.length) if (routes[i++](s, q)) return;
     fail(s, 404);
   },
@@ -96,23 +117,22 @@ function onData(this: any, d: string) {
   var s = cur = this, e: number;
   if (s._u) return s._u.data(s, d);
   if (!s._r) return;
-  if (!s._a || s._a == T_IDLE && !s._z && !s._y) {
-    s._d = now() + P.headTimeout; // a request starts: the whole head must arrive in time
-    s._a = T_HEAD;
-  }
-  e = s._r.push(d, H);
-  if (e) {
-    s._m = 0;
+  // a request starts: the whole head must arrive in time
+  if (!(s._d < 0) && !s._e && !s._y) s._d = -HEAD;
+  if (e = s._r.push(d, H)) {
+    s._k = 0;
     fail(s, e);
   }
 }
 
 function onDrain(this: any) {
   var s = this;
-  s._w = 0;
-  if (s._u) return s._u.drain(s);
-  if (s._z) {
-    s._d = now() + P.idleTimeout; // a slow download is progress, not idleness
+  if (s._u) {
+    s._w = 0;
+    return s._u.drain(s);
+  }
+  if (s._e) {
+    s._d = IDLE; // a slow download is progress, not idleness
     pump(s);
   }
 }
@@ -122,72 +142,99 @@ function onClose(this: any) {
   if (cur == s) cur = 0;
   if (i >= 0) conns.splice(i, 1);
   if (s._u) s._u.close(s);
-  s._z = s._r = s._u = 0;
+  s._e = s._r = s._u = 0;
 }
 
-function onConn(s: any) {
+/** A new connection (exported for the bench's hot-path timings, which feed it a fake socket). */
+export function accept(s: any) {
   // A client that closed before this callback ran never gets 'close' delivered (Espruino
   // queues the callback after accept), but writing to its socket throws: leave it alone.
   try { s.write(""); } catch (e) { return; }
-  s._w = 0;
   s.on("close", onClose);
   if (conns.length >= P.maxClients) {
     // refused before reading: the board's sockets and RAM are the scarce resource
-    s._k = false;
+    s._k = 0;
     s.end(head(s, 503, "Retry-After: 2\r\n", 0));
     return;
   }
   conns.push(s);
-  s._r = new (HttpReader as any)(LIM);
-  s._d = now() + P.headTimeout;
-  s._a = T_HEAD;
-  s.on("data", onData);
-  s.on("drain", onDrain);
+  s._r = new (HttpReader as any)();
+  s._d = -HEAD;
+  on(s, "data", onData);
+  on(s, "drain", onDrain);
 }
 
-/** Streams bytes [f, e) of the string s._z, then s._t, one chunk per 'drain'; the first one after h. */
-export function pump(s: any, h?: string) {
-  if (s._g != gen) return s.end(); // the web app was replaced mid-response: fail cleanly
-  var n = s._e - s._f;
+// Espruino keeps an event's listeners as an array in the property "#on" + event: 3 JsVars a
+// listener. A lone function there is called just the same (jsiExecuteEventCallback takes
+// either), for 1. For 'data', on() runs first: it delivers data that came before the
+// listener. Only this file listens to a socket's 'data' and 'drain' (ota.ts adds to 'close':
+// not this way).
+function on(s: any, e: string, f: any) {
+  if (P.runtime != "espruino" || e == "data") s.on(e, f);
+  if (P.runtime == "espruino") s["#on" + e] = f;
+}
+
+// The web ZIP the responses in flight are streamed from. bump() ends those of an older one,
+// so one reference serves them all (a property per socket would cost a JsVar each).
+var src: any;
+
+/** Streams bytes [f, e) of z after the head h, then the tail t, one chunk per 'drain'. */
+export function stream(s: any, z: any, f: number, e: number, t: string, h: string) {
+  src = z;
+  s._f = f;
+  s._e = e;
+  if (t) s._t = t;
+  pump(s, h);
+}
+
+function pump(s: any, h?: string) {
+  var f = s._f, n = s._e - f, d: string;
   if (n > 0) {
     if (n > P.chunk) n = P.chunk;
-    out(s, (h || "") + s._z.substr(s._f, n));
-    s._f += n;
+    s._f = f + n;
+    d = src.substr(f, n);
+    // (Storage strings are zero-copy: "" + d would copy the chunk for nothing)
+    s.write(h ? h + d : d);
   } else {
-    if (s._t) out(s, s._t);
+    if (s._t) s.write(s._t);
+    delete s._f;
+    delete s._e;
+    delete s._t;
     done(s);
   }
 }
 
-// Bumped whenever the web app ZIP changes; responses in flight from an older one stop.
-export var gen = 0;
-export function bump() { gen++; }
+/** The web app ZIP changed: responses still streaming an older one stop, never mixing old and new bytes. */
+export function bump() {
+  for (var i = 0, s: any; i < conns.length; i++) {
+    if ((s = conns[i])._e) {
+      s._e = 0;
+      try { s.end(); } catch (x) { /* closed: its 'close' is still to come */ }
+    }
+  }
+}
 
 // Every timeout in one place: cheaper than a timer per connection on a board.
-export var sweepers: ((s: any, t: number) => any)[] = [];
 function sweep() {
-  var t = now(), i = conns.length, s: any;
+  var t = now(), i = conns.length, s: any, d: number;
   while (i--) {
     s = conns[i];
     try {
       if (s._u) s._u.tick(s, t);
-      else if (s._d && t > s._d) {
-        s._d = 0;
-        // a stalled head gets a 408 it may never read; an idle keep-alive just closes
-        if (s._a == T_HEAD && !s._z) {
-          s._k = false;
+      else if ((d = s._d) && !(s._d = d < 0 ? d + 1 : d - 1)) {
+        if (d < 0) {
+          // a stalled head gets a 408 it may never read
+          s._k = 0;
           fail(s, 408);
-          s._a = T_IDLE; // if the 408 is never read either, the branch below drops the socket
-          s._d = now() + 1000;
-        }
-        else {
-          // a client that stopped reading keeps end() waiting for the send queue forever:
-          // one sweep later Espruino's "close now" flag drops the socket, queue and all
+        } else {
+          // inactivity: an idle keep-alive just closes; a client that stopped reading keeps
+          // end() waiting for the send queue forever: one countdown later Espruino's "close
+          // now" flag drops the socket, queue and all
           if (s._j) s.clsNow = 1;
           s._j = 1;
           s.end();
-          s._d = now() + 1000;
         }
+        s._d = GRACE; // if nothing is read any more, the second branch drops the socket
       }
     } catch (e) {
       onClose.call(s); // "This socket is closed": its 'close' never reached us
@@ -196,8 +243,8 @@ function sweep() {
 }
 
 export function start(port?: number) {
-  bind(port || (typeof SPRAT_PORT == "number" ? SPRAT_PORT : P.port), onConn);
-  setInterval(sweep, 500);
+  bind(port || (typeof SPRAT_PORT == "number" ? SPRAT_PORT : P.port), accept);
+  setInterval(sweep, SWEEP);
 }
 
 export { store, file };

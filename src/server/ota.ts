@@ -8,7 +8,7 @@
 // ZIP in RAM. One upload at a time, so its state lives here, not on the socket.
 import { Req, hx, tok } from "../core/http";
 import { crc32 } from "../core/wrap";
-import { store, routes, reply, out, now, bump, conns } from "./http";
+import { store, routes, reply, out, alive, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
 import { PTR, active, web, index, hex } from "./static";
@@ -77,7 +77,7 @@ function end(s: any, code: number, msg: string) {
 
 function body(s: any, d: string, last: boolean) {
   var c: number, e: string;
-  s._d = now() + P.idleTimeout; // a slow upload is progress, not idleness
+  alive(s); // a slow upload is progress, not idleness
   buf = buf ? buf + d : d;
   if (buf.length < P.chunk && !last) return;
   try {

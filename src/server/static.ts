@@ -4,7 +4,7 @@ import { Req } from "../core/http";
 import { find } from "../core/str";
 import { zipIndex, zipEntry, zipData } from "../core/zip";
 import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
-import { store, file, head, fail, done, out, pump, routes, gen, bump } from "./http";
+import { store, file, head, tail, fail, done, stream, routes, bump } from "./http";
 import * as P from "sprat:profile";
 
 // The active ZIP's Storage name: a pointer file written by web-app updates, else the profile's.
@@ -12,20 +12,20 @@ export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
 // zip: the active ZIP as web() last read it (file(): a string or a view reading flash);
-// ent: the entries served from it so far (request path -> zipEntry's fields plus d: data
-// offset, t: ETag core, y and f: fixed header fields, p: ZIP name), at most 8 of them: a request reads
-// nothing from the ZIP but its fingerprint. ae, ad, ag: the last Accept-Encoding seen and
-// whether it accepts deflate and gzip (a browser sends the same one every time).
+// ent: the entries served from it so far (request path -> entry(), below), at most 8 of
+// them: a request reads nothing from the ZIP but its fingerprint. ae, ad, ag: the last
+// Accept-Encoding seen and whether it accepts deflate and gzip (a browser sends the same one
+// every time).
 var idx: any, fn = "", fl = -1, ft = "", zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
 
 /** The index of the active ZIP (path -> central-directory offset), or an error message. */
 export function web(): any {
-  var name = active(), z = zip = file(name), t: string;
+  var name = store.read(PTR) || P.webFile, z = zip = file(name), t: string;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
   t = z.substr(z.length > 64 ? z.length - 64 : 0);
   if (t != ft || z.length != fl || name != fn) {
-    ft = t;
+    ft = "" + t; // in RAM: the next compare reads only the new ZIP's end (each char of a Storage string is a file read on Linux)
     fl = z.length;
     fn = name;
     bump();
@@ -69,29 +69,51 @@ export function hex(n: number) { return ("0000000" + n.toString(16)).substr(-8);
 // be cached for good
 var HASHED = /\.[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]+\./;
 
+function fixed(p: string) {
+  return "Vary: Accept-Encoding\r\nCache-Control: " + (HASHED.test(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
+}
+
+// A served entry: zipEntry's m (method), c (stored size), u (size), crc, a (Adler-32 or -1),
+// plus d: data offset, p: ZIP name, and the response as last sent, which only depends on
+// the coding (a browser asks the same way every time): E its coding ("" as stored, "d" zlib,
+// "g" gzip, "r" raw deflate), H its head up to Content-Length, T its ETag, B and Z the
+// wrapper before and after the data, n the body length.
+function entry(s: any, q: Req, x: any): any {
+  var p = q.p.substr(1), z = zip, e: any, d: number, rd: any;
+  if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
+  if (typeof x[p] != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) p = "index.html";
+  if (typeof x[p] != "number") return fail(s, 404) && 0;
+  rd = function (o: number, n: number) { return z.substr(o, n); };
+  e = zipEntry(rd, x[p]);
+  d = zipData(rd, e.lh);
+  if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p) && 0;
+  // (Espruino finds a property by walking the object's list: those every request reads first)
+  e = { E: 0, H: "", n: 0, d: d, c: e.c, B: "", Z: "", m: e.m, T: "", p: p, a: e.a, crc: e.crc, u: e.u };
+  // keyed by the request path (it starts with "/": no inherited name), so that a repeated
+  // request skips the mapping above; the cache goes with the index it was built from
+  if (++ne > 8) ent = {}, ne = 1;
+  return ent[q.p] = e;
+}
+
+// The entry's response in coding c (see entry()). HTTP's "deflate" is zlib (RFC 1950),
+// which needs the Adler-32 our packer stores; raw deflate is what browsers tolerate under
+// the same name. The ETag is strong: content (CRC-32, size) and coding, whose bytes differ.
+function form(e: any, c: string) {
+  var n = c == "g" ? "gzip" : c ? "deflate" : "";
+  e.E = c;
+  e.B = c == "d" ? zlibHead() : c == "g" ? gzipHead() : "";
+  e.Z = c == "d" ? zlibTail(e.a) : c == "g" ? gzipTail(e.crc, e.u) : "";
+  e.T = "\"" + hex(e.crc) + hex(e.u) + n.charAt(0) + "\"";
+  e.n = e.B.length + e.c + e.Z.length;
+  e.H = "HTTP/1.1 200 OK\r\nContent-Type: " + type(e.p) + "\r\n" + (n ? "Content-Encoding: " + n + "\r\n" : "") +
+    "ETag: " + e.T + "\r\n" + fixed(e.p) + "Content-Length: " + e.n + "\r\n";
+}
+
 routes.push(function (s: any, q: Req) {
   if (q.m != "GET" && q.m != "HEAD") return false;
-  var x = web(), p = q.p, e = ent, z = zip, rd: any, d: number, enc = "", pre = "", post = "", tag: string, h: string, n: number;
+  var x = web(), z = zip, c = "", e: any, h: string, n: number;
   if (typeof x == "string") return fail(s, 503, "web app unavailable: " + x);
-  // keyed by the request path (it starts with "/": no inherited name), so that a repeated
-  // request skips the mapping below; the cache goes with the index it was built from
-  if (!(e = e[p])) {
-    p = p.substr(1);
-    if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
-    if (typeof x[p] != "number" && P.spaFallback && p.lastIndexOf(".") <= p.lastIndexOf("/")) p = "index.html";
-    if (typeof x[p] != "number") return fail(s, 404);
-    rd = function (o: number, n: number) { return z.substr(o, n); };
-    e = zipEntry(rd, x[p]);
-    d = zipData(rd, e.lh);
-    if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p);
-    if (++ne > 8) ent = {}, ne = 1;
-    ent[q.p] = e;
-    e.d = d;
-    e.t = hex(e.crc) + hex(e.u);
-    e.y = "Content-Type: " + type(p) + "\r\n";
-    e.f = "Vary: Accept-Encoding\r\nCache-Control: " + (HASHED.test(p) ? "max-age=31536000, immutable" : "no-cache") + "\r\n";
-    e.p = p;
-  }
+  if (!(e = ent[q.p]) && !(e = entry(s, q, x))) return 1;
   if (e.m == 8) {
     h = q.h["accept-encoding"] || "";
     if (h !== ae) {
@@ -99,40 +121,24 @@ routes.push(function (s: any, q: Req) {
       ad = accepts(h, "deflate");
       ag = accepts(h, "gzip");
     }
-    // HTTP's "deflate" is zlib (RFC 1950), which needs the Adler-32 our packer stores. A ZIP
-    // from another tool has only the CRC-32, which is all gzip needs; raw deflate (which
-    // browsers tolerate as "deflate") is the last resort.
-    if (e.a >= 0 && ad) {
-      enc = "deflate";
-      pre = zlibHead();
-      post = zlibTail(e.a);
-    } else if (ag) {
-      enc = "gzip";
-      pre = gzipHead();
-      post = gzipTail(e.crc, e.u);
-    } else if (ad) enc = "deflate";
-    else return fail(s, 406, e.p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
+    // zlib if the packer stored the Adler-32 it needs, else gzip (all a ZIP has is the CRC-32
+    // gzip needs), raw deflate the last resort
+    c = e.a >= 0 && ad ? "d" : ag ? "g" : ad ? "r" : "";
+    if (!c) return fail(s, 406, e.p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
   }
-  // strong validator: content (CRC-32, size) and encoding, whose bytes differ
-  tag = "\"" + e.t + enc.charAt(0) + "\"";
+  if (e.E !== c) form(e, c); // (E starts as 0: never a coding)
   h = q.h["if-none-match"];
-  if (h && (find(h, tag) >= 0 || h.trim() == "*")) {
-    out(s, head(s, 304, "ETag: " + tag + "\r\n" + e.f, -1));
+  if (h && (find(h, e.T) >= 0 || h.trim() == "*")) {
+    s.write(head(s, 304, "ETag: " + e.T + "\r\n" + fixed(e.p), -1));
     return done(s);
   }
-  n = pre.length + e.c + post.length;
-  h = head(s, 200, e.y + (enc ? "Content-Encoding: " + enc + "\r\n" : "") + "ETag: " + tag + "\r\n" + e.f, n);
-  if (q.m == "HEAD") n = 0;
+  h = e.H + tail(s, n = e.n);
+  if (s._k & 4) n = 0; // HEAD
   // a body that fits one piece goes out with the head in one write
   if (n <= P.chunk) {
-    out(s, n ? h + pre + z.substr(e.d, e.c) + post : h);
+    s.write(n ? e.m ? h + e.B + z.substr(e.d, e.c) + e.Z : h + z.substr(e.d, e.c) : h);
     return done(s);
   }
-  s._z = z;
-  s._f = e.d;
-  s._e = e.d + e.c;
-  s._t = post;
-  s._g = gen;
-  pump(s, h + pre);
+  stream(s, z, e.d, e.d + e.c, e.Z, h + e.B);
   return 1;
 });

@@ -157,8 +157,12 @@ export function clients(): number {
 }
 
 routes.push(function (s: any, q: Req) {
-  var ep = eps.hasOwnProperty(q.p) && eps[q.p], k = q.h["sec-websocket-key"], o = q.h["sec-websocket-protocol"], pr: any, rest: string;
+  // every request passes here first: the path decides before anything else is read (q.p
+  // starts with "/", or is "*": never an inherited name)
+  var ep = eps[q.p], k: string, o: string, pr: any, rest: string;
   if (!ep) return false;
+  k = q.h["sec-websocket-key"];
+  o = q.h["sec-websocket-protocol"];
   pr = ep.proto;
   // (426 names the version we speak, whether the client sent another one or no Upgrade at all)
   if (!tok(q.h.upgrade, "websocket") || q.h["sec-websocket-version"] != "13") return fail(s, 426, "this is a WebSocket endpoint", "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");

@@ -6,7 +6,8 @@
 //   method web.info         {active, slots: [{name, size, crc, valid}], free, max, rollback}
 // The body streams into the inactive slot in pieces of about `chunk` bytes: never the whole
 // ZIP in RAM. One upload at a time, so its state lives here, not on the socket.
-import { Req, hx, tok } from "../core/http";
+import { Req, tok } from "../core/http";
+import { hexAt } from "../core/json";
 import { crc32 } from "../core/wrap";
 import { store, routes, reply, out, alive, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
@@ -108,7 +109,7 @@ if (P.ota) {
     // methods on these paths (OPTIONS preflights too) go on to the REST mirror
     if (q.m != (q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" && "POST") || !originOk(q)) return false;
     var w = q.m, h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
-      o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i = 0, k = 0, d: number;
+      o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i: number, k: number, d: number;
     if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
     if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
     if (up) return res(s, 409, "an update is in progress", c);
@@ -119,8 +120,8 @@ if (P.ota) {
       return res(s, 200, info(o), c);
     }
     if (h["content-length"] == null) return res(s, 411, "Content-Length required", c);
-    for (; i < x.length && (d = hx(x.charCodeAt(i))) >= 0; i++) k = k * 16 + d;
-    if (h["x-sprat-size"] != "" + n || !n || !x || i < x.length || i > 8) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
+    k = x.length < 9 ? hexAt(x, 0, x.length) : -1; // 1 to 8 hex digits
+    if (h["x-sprat-size"] != "" + n || !n || k < 0) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
     if (n > P.storageSize) return res(s, 413, "at most " + P.storageSize + " bytes", c);
     // room for the slot and (later) the pointer file. Trash and the slot's old copy are
     // reclaimed by compacting now, before a byte is written, so that the switch never has to.

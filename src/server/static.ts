@@ -20,7 +20,7 @@ var idx: any, fn = "", fl = -1, ft = "", zip: any, ent: any, ne = 0, ae: any, ad
 
 /** The index of the active ZIP (path -> central-directory offset), or an error message. */
 export function web(): any {
-  var name = store.read(PTR) || P.webFile, z = zip = file(name), t: string;
+  var name = active(), z = zip = file(name), t: string;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
   t = z.substr(z.length > 64 ? z.length - 64 : 0);
@@ -74,7 +74,8 @@ function fixed(p: string) {
 }
 
 // A served entry: zipEntry's m (method), c (stored size), u (size), crc, a (Adler-32 or -1),
-// plus d: data offset, p: ZIP name, and the response as last sent, which only depends on
+// plus d: data offset, p: ZIP name, F: the fields every answer carries (fixed()), and the
+// response as last sent, which only depends on
 // the coding (a browser asks the same way every time): E its coding ("" as stored, "d" zlib,
 // "g" gzip, "r" raw deflate), H its head up to Content-Length, T its ETag, B and Z the
 // wrapper before and after the data, n the body length.
@@ -88,7 +89,7 @@ function entry(s: any, q: Req, x: any): any {
   d = zipData(rd, e.lh);
   if (d < 0 || d + e.c > z.length) return fail(s, 503, "corrupt web app entry " + p) && 0;
   // (Espruino finds a property by walking the object's list: those every request reads first)
-  e = { E: 0, H: "", n: 0, d: d, c: e.c, B: "", Z: "", m: e.m, T: "", p: p, a: e.a, crc: e.crc, u: e.u };
+  e = { E: 0, H: "", n: 0, d: d, c: e.c, B: "", Z: "", m: e.m, T: "", F: fixed(p), p: p, a: e.a, crc: e.crc, u: e.u };
   // keyed by the request path (it starts with "/": no inherited name), so that a repeated
   // request skips the mapping above; the cache goes with the index it was built from
   if (++ne > 8) ent = {}, ne = 1;
@@ -106,7 +107,7 @@ function form(e: any, c: string) {
   e.T = "\"" + hex(e.crc) + hex(e.u) + n.charAt(0) + "\"";
   e.n = e.B.length + e.c + e.Z.length;
   e.H = "HTTP/1.1 200 OK\r\nContent-Type: " + type(e.p) + "\r\n" + (n ? "Content-Encoding: " + n + "\r\n" : "") +
-    "ETag: " + e.T + "\r\n" + fixed(e.p) + "Content-Length: " + e.n + "\r\n";
+    "ETag: " + e.T + "\r\n" + e.F + "Content-Length: " + e.n + "\r\n";
 }
 
 routes.push(function (s: any, q: Req) {
@@ -129,7 +130,7 @@ routes.push(function (s: any, q: Req) {
   if (e.E !== c) form(e, c); // (E starts as 0: never a coding)
   h = q.h["if-none-match"];
   if (h && (find(h, e.T) >= 0 || h.trim() == "*")) {
-    s.write(head(s, 304, "ETag: " + e.T + "\r\n" + fixed(e.p), -1));
+    s.write(head(s, 304, "ETag: " + e.T + "\r\n" + e.F, -1));
     return done(s);
   }
   h = e.H + tail(s, n = e.n);

@@ -257,16 +257,20 @@ async function memorySuite(rt, code, zips) {
     for (const s of socks) s.destroy();
     await sleep(100);
 
-    // per ZIP index entry: the active ZIP switched through the pointer file
+    // per ZIP index entry: the active ZIP switched through the pointer file (written by
+    // hand, it is read once a sweep: 250 ms)
     await inst.eval(`require("Storage").write("web.ptr","z10.zip")`);
+    await sleep(600);
     await getOnce(inst.port, "/assets/icon-00.svg");
     const u10 = await inst.mem();
     await inst.eval(`require("Storage").write("web.ptr","z40.zip")`);
+    await sleep(600);
     await getOnce(inst.port, "/assets/icon-00.svg");
     const u40 = await inst.mem();
     m.zipEntry = (u40 - u10) / 30;
     m.zipIndex10 = u10 - base;
     await inst.eval(`require("Storage").erase("web.ptr")`);
+    await sleep(600);
     await getOnce(inst.port, "/small.txt");
 
     // peak while a 64 KB text message streams through /echo

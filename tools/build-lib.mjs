@@ -96,7 +96,10 @@ export function sizePlugin(label) {
 export const TERSER = {
   ecma: 5,
   // hoist_funs moves function declarations to the top of their scope: Espruino does not hoist.
-  compress: { passes: 3, hoist_funs: true, pure_getters: true },
+  // reduce_funcs off: a function called once stays a function. Inlined, its text would sit
+  // inside the caller, and Espruino walks (lexes) every char of a function it runs, executed
+  // or not: a cold branch inlined into a hot path costs on every call (docs/performance.md).
+  compress: { passes: 3, hoist_funs: true, pure_getters: true, reduce_funcs: false },
   mangle: { properties: { regex: /^_/ } },
   format: { ascii_only: true, comments: false },
 };

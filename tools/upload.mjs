@@ -222,6 +222,8 @@ async function main() {
     out(`upload: ${PTR} -> ${slot}`);
 
     if (!code) {
+      // a running server reads the pointer once a sweep (250 ms): after that, it serves the new app
+      await new Promise((r) => setTimeout(r, 600));
       out(`upload: done in ${((Date.now() - T0) / 1000).toFixed(1)} s: the running app serves ${slot} from its next request (the app in flash is unchanged; roll back with POST /api/web/rollback)`);
       return;
     }

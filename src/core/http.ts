@@ -215,13 +215,13 @@ HttpReader.prototype._w = function (b: string, l: Limits): any {
   return q;
 };
 
-// One head step: 0 need more bytes, a status on error, -1 a request was delivered.
-// Each line is checked as soon as its LF arrives, so errors are found early and the
-// outcome does not depend on how the bytes were split.
-function head(r: any, hd: HttpHandler): number {
-  var b = r._b, l = r._l, i: number, q = r._q, h: any, j: number, k: number, e: number, s: string;
-  if (!q && (q = r._w(b, l))) i = END;
-  else for (q = r._q, i = r._i || 0;;) {
+// The head line by line from _i on, as bytes arrive: 0 need more bytes, a status on error,
+// else the request (END: where its head ends). Each line is checked as soon as its LF
+// arrives, so errors are found early and the outcome does not depend on how the bytes were
+// split.
+function lines(r: any): any {
+  var b = r._b, l = r._l, i = r._i || 0, q = r._q, j: number, k: number, e: number, s: string;
+  for (;;) {
     j = b.indexOf("\n", i);
     k = j < 0 ? b.length : j;
     e = b.charCodeAt(k - 1) == 13 ? k - 1 : k;
@@ -245,9 +245,19 @@ function head(r: any, hd: HttpHandler): number {
       delete r._i;
       delete r._q;
       delete r._c;
-      break;
+      END = i;
+      return q;
     }
   }
+}
+
+// One head step: 0 need more bytes, a status on error, -1 a request was delivered. A head
+// that came whole is read by _w(), else by lines() (Espruino walks the text of a function it
+// runs, executed or not: the usual path stays short).
+function head(r: any, hd: HttpHandler): number {
+  var q = !r._q && r._w(r._b, r._l) || lines(r), b: string, i = END, h: any, k: number, s: string;
+  if (typeof q == "number") return q;
+  b = r._b;
   h = q.h;
   s = h["content-length"];
   k = s == null ? 0 : clen(s);

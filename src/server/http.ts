@@ -214,9 +214,13 @@ export function bump() {
   }
 }
 
+/** Sweeps so far: what changes more slowly is checked once a sweep (static.ts's web()). */
+export var tick = 0;
+
 // Every timeout in one place: cheaper than a timer per connection on a board.
 function sweep() {
   var t = now(), i = conns.length, s: any, d: number;
+  tick++;
   while (i--) {
     s = conns[i];
     try {

@@ -12,7 +12,7 @@ import { crc32 } from "../core/wrap";
 import { store, routes, reply, out, alive, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
-import { PTR, active, web, index, hex } from "./static";
+import { PTR, active, load, index, hex } from "./static";
 // May this request change the web app? With a device password set: a Bearer token.
 import { allowed as auth } from "./auth";
 import * as P from "sprat:profile";
@@ -62,7 +62,7 @@ function res(s: any, code: number, v: any, h: string) {
 // (gen bumps: responses still streaming the old ZIP stop), the app hears of it.
 function sw(n: string, msg: string) {
   store.write(PTR, n);
-  web();
+  load();
   if (hook) hook("info", msg);
 }
 
@@ -102,50 +102,55 @@ function gone(this: any) {
   if (up == this) end(0, 0, "upload cut off");
 }
 
+// An upload (PUT /api/web) or a roll-back (POST /api/web/rollback) from an allowed origin.
+function update(s: any, q: Req) {
+  var w = q.m, h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
+    o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i: number, k: number, d: number;
+  if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
+  if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
+  if (up) return res(s, 409, "an update is in progress", c);
+  o = other();
+  if (w == "POST") {
+    if (x = bad(o)) return res(s, 409, "no app to roll back to: " + o + ": " + x, c);
+    sw(o, "web app rolled back to " + o);
+    return res(s, 200, info(o), c);
+  }
+  if (h["content-length"] == null) return res(s, 411, "Content-Length required", c);
+  k = x.length < 9 ? hexAt(x, 0, x.length) : -1; // 1 to 8 hex digits
+  if (h["x-sprat-size"] != "" + n || !n || k < 0) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
+  if (n > P.storageSize) return res(s, 413, "at most " + P.storageSize + " bytes", c);
+  // room for the slot and (later) the pointer file. Trash and the slot's old copy are
+  // reclaimed by compacting now, before a byte is written, so that the switch never has to.
+  i = al(n) + 64;
+  if (i > (d = room(o))) return res(s, 507, "need " + i + " bytes, free " + d, c);
+  if (store.getFree() < i) {
+    store.erase(o);
+    if (store.compact) store.compact();
+    bump(); // files moved: responses in flight hold stale views of flash
+  }
+  up = s;
+  slot = o;
+  size = n;
+  want = k;
+  off = jc = 0;
+  buf = "";
+  ch = c;
+  if (!s._ota) {
+    s._ota = 1;
+    s.on("close", gone);
+  }
+  if (tok(h.expect, "100-continue")) out(s, "HTTP/1.1 100 Continue\r\n\r\n");
+  s._y = body;
+  return 1;
+}
+
 // Without the feature (profile features.ota false) the web app changes only by upload:web.
 if (P.ota) {
+  // Runs before every request, so it only decides (Espruino walks the text of every function
+  // it calls, run or not): the method first (a GET is never an upload); other methods on
+  // these paths (OPTIONS preflights too) go on to the REST mirror.
   routes.unshift(function (s: any, q: Req) {
-    // runs before every request: the method decides first (a GET is never an upload); other
-    // methods on these paths (OPTIONS preflights too) go on to the REST mirror
-    if (q.m != (q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" && "POST") || !originOk(q)) return false;
-    var w = q.m, h = q.h, n = q.n, x = h["x-sprat-crc32"] || "",
-      o = h.origin, c = P.origins && o ? "Access-Control-Allow-Origin: " + o + "\r\nVary: Origin\r\n" : "", i: number, k: number, d: number;
-    if (!auth(q)) return res(s, 401, "authentication required", c + "WWW-Authenticate: Bearer\r\n");
-    if (up && conns.indexOf(up) < 0) end(0, 0, "upload cut off"); // a 'close' that never came
-    if (up) return res(s, 409, "an update is in progress", c);
-    o = other();
-    if (w == "POST") {
-      if (x = bad(o)) return res(s, 409, "no app to roll back to: " + o + ": " + x, c);
-      sw(o, "web app rolled back to " + o);
-      return res(s, 200, info(o), c);
-    }
-    if (h["content-length"] == null) return res(s, 411, "Content-Length required", c);
-    k = x.length < 9 ? hexAt(x, 0, x.length) : -1; // 1 to 8 hex digits
-    if (h["x-sprat-size"] != "" + n || !n || k < 0) return res(s, 400, "X-Sprat-Size (= Content-Length) and X-Sprat-CRC32 (hex) required", c);
-    if (n > P.storageSize) return res(s, 413, "at most " + P.storageSize + " bytes", c);
-    // room for the slot and (later) the pointer file. Trash and the slot's old copy are
-    // reclaimed by compacting now, before a byte is written, so that the switch never has to.
-    i = al(n) + 64;
-    if (i > (d = room(o))) return res(s, 507, "need " + i + " bytes, free " + d, c);
-    if (store.getFree() < i) {
-      store.erase(o);
-      if (store.compact) store.compact();
-      bump(); // files moved: responses in flight hold stale views of flash
-    }
-    up = s;
-    slot = o;
-    size = n;
-    want = k;
-    off = jc = 0;
-    buf = "";
-    ch = c;
-    if (!s._ota) {
-      s._ota = 1;
-      s.on("close", gone);
-    }
-    if (tok(h.expect, "100-continue")) out(s, "HTTP/1.1 100 Continue\r\n\r\n");
-    s._y = body;
-    return 1;
+    return q.m == (q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" && "POST") && originOk(q) && update(s, q);
   });
 
   method("web.info", function () {

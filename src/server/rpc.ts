@@ -159,8 +159,12 @@ function err(s: any, q: Req, status: number, code: number, msg: string, hdrs?: s
   return reply(s, status, JSON_T, json({ error: rpcError(code, msg) }), cors(q) + (hdrs || ""));
 }
 
+// Every request passes here: the route only decides (see ws.ts's), api() answers.
 routes.push(function (s: any, q: Req) {
-  if (q.p.substr(0, 5) != "/api/") return false;
+  return q.p.substr(0, 5) == "/api/" && api(s, q);
+});
+
+function api(s: any, q: Req) {
   // a page on another site must not drive the device through the user's browser
   if (!originOk(q)) return deny(s, q);
   // (PUT and the X-Sprat headers are the web-app upload's, Authorization the password's: only
@@ -182,4 +186,4 @@ routes.push(function (s: any, q: Req) {
     if ((p = wire(s._b, s, q)) !== undefined) call(s, q, p);
   };
   return 1;
-});
+}

@@ -4,23 +4,37 @@ import { Req } from "../core/http";
 import { find } from "../core/str";
 import { zipIndex, zipEntry, zipData } from "../core/zip";
 import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
-import { store, file, head, tail, fail, done, stream, routes, bump } from "./http";
+import { store, file, head, tail, fail, done, stream, routes, bump, tick } from "./http";
 import * as P from "sprat:profile";
 
 // The active ZIP's Storage name: a pointer file written by web-app updates, else the profile's.
 export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
-// zip: the active ZIP as web() last read it (file(): a string or a view reading flash);
-// ent: the entries served from it so far (request path -> entry(), below), at most 8 of
-// them: a request reads nothing from the ZIP but its fingerprint. ae, ad, ag: the last
-// Accept-Encoding seen and whether it accepts deflate and gzip (a browser sends the same one
-// every time).
-var idx: any, fn = "", fl = -1, ft = "", zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
+// zip: the active ZIP as web() last read it (file(): a string or a view reading flash), fn
+// its name, fl its length, ft its last 64 bytes, tk the sweep (http.ts's tick) it last read the
+// pointer file in; ent: the entries served from it so far (request path -> entry(), below),
+// at most 8 of them: a request reads nothing from the ZIP but its fingerprint. ae, ad, ag: the
+// last Accept-Encoding seen and whether it accepts deflate and gzip (a browser sends the same
+// one every time).
+var idx: any, fn = "", fl = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
 
-/** The index of the active ZIP (path -> central-directory offset), or an error message. */
+/**
+ * The index of the active ZIP (path -> central-directory offset), or an error message. Every
+ * request reads the ZIP's fingerprint, but the pointer file only once a sweep (a Storage
+ * look-up scans the file table): a slot switch made through sprat calls load() at once; one
+ * written by hand shows within 250 ms, and until then the previous slot, untouched, is served.
+ */
 export function web(): any {
+  var z: any;
+  if (tk == tick && (z = zip = file(fn)) && z.length == fl && z.substr(fl > 64 ? fl - 64 : 0) == ft) return idx;
+  return load();
+}
+
+/** web() reading everything again: the pointer, then the ZIP it names. */
+export function load(): any {
   var name = active(), z = zip = file(name), t: string;
+  tk = tick;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
   t = z.substr(z.length > 64 ? z.length - 64 : 0);
@@ -110,36 +124,42 @@ function form(e: any, c: string) {
     "ETag: " + e.T + "\r\n" + e.F + "Content-Length: " + e.n + "\r\n";
 }
 
+// The coding a deflated entry e goes out in for Accept-Encoding h; "" after a 406 if none is
+// acceptable.
+function coding(s: any, e: any, h: string): string {
+  var c: string;
+  if (h !== ae) {
+    ae = h;
+    ad = accepts(h, "deflate");
+    ag = accepts(h, "gzip");
+  }
+  // zlib if the packer stored the Adler-32 it needs, else gzip (all a ZIP has is the CRC-32
+  // gzip needs), raw deflate the last resort
+  if (!(c = e.a >= 0 && ad ? "d" : ag ? "g" : ad ? "r" : "")) fail(s, 406, e.p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
+  return c;
+}
+
+// A 304 if If-None-Match h names the entry as last formed.
+function same(s: any, e: any, h: string): any {
+  if (find(h, e.T) < 0 && h.trim() != "*") return 0;
+  s.write(head(s, 304, "ETag: " + e.T + "\r\n" + e.F, -1));
+  return done(s);
+}
+
+// The last route: every GET and HEAD the others left. Only a cached file's path is here; the
+// rest is in functions of their own (Espruino walks the text of a function it runs, executed
+// or not).
 routes.push(function (s: any, q: Req) {
+  var x: any, e: any, c = "", h: string, n: number;
   if (q.m != "GET" && q.m != "HEAD") return false;
-  var x = web(), z = zip, c = "", e: any, h: string, n: number;
-  if (typeof x == "string") return fail(s, 503, "web app unavailable: " + x);
-  if (!(e = ent[q.p]) && !(e = entry(s, q, x))) return 1;
-  if (e.m == 8) {
-    h = q.h["accept-encoding"] || "";
-    if (h !== ae) {
-      ae = h;
-      ad = accepts(h, "deflate");
-      ag = accepts(h, "gzip");
-    }
-    // zlib if the packer stored the Adler-32 it needs, else gzip (all a ZIP has is the CRC-32
-    // gzip needs), raw deflate the last resort
-    c = e.a >= 0 && ad ? "d" : ag ? "g" : ad ? "r" : "";
-    if (!c) return fail(s, 406, e.p + " is stored deflated; send Accept-Encoding: deflate or gzip", "Vary: Accept-Encoding\r\n");
-  }
+  if (typeof (x = web()) == "string") return fail(s, 503, "web app unavailable: " + x);
+  if (!(e = ent[q.p]) && !(e = entry(s, q, x)) || e.m == 8 && !(c = coding(s, e, q.h["accept-encoding"] || ""))) return 1;
   if (e.E !== c) form(e, c); // (E starts as 0: never a coding)
-  h = q.h["if-none-match"];
-  if (h && (find(h, e.T) >= 0 || h.trim() == "*")) {
-    s.write(head(s, 304, "ETag: " + e.T + "\r\n" + e.F, -1));
-    return done(s);
-  }
+  if ((h = q.h["if-none-match"]) && same(s, e, h)) return 1;
   h = e.H + tail(s, n = e.n);
   if (s._k & 4) n = 0; // HEAD
-  // a body that fits one piece goes out with the head in one write
-  if (n <= P.chunk) {
-    s.write(n ? e.m ? h + e.B + z.substr(e.d, e.c) + e.Z : h + z.substr(e.d, e.c) : h);
-    return done(s);
-  }
-  stream(s, z, e.d, e.d + e.c, e.Z, h + e.B);
-  return 1;
+  // a body that fits one piece goes out with the head in one write (B and Z: "" unless deflated)
+  if (n > P.chunk) return stream(s, zip, e.d, e.d + e.c, e.Z, h + e.B), 1;
+  s.write(n ? h + e.B + zip.substr(e.d, e.c) + e.Z : h);
+  return done(s);
 });

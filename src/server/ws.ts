@@ -156,12 +156,15 @@ export function clients(): number {
   return n;
 }
 
+// Every request passes here first, so the route only decides: the path, before anything else
+// is read (q.p starts with "/", or is "*": never an inherited name); the handshake is a
+// function of its own (Espruino walks the text of every function it calls, run or not).
 routes.push(function (s: any, q: Req) {
-  // every request passes here first: the path decides before anything else is read (q.p
-  // starts with "/", or is "*": never an inherited name)
-  var ep = eps[q.p], k: string, o: string, pr: any, rest: string;
-  if (!ep) return false;
-  k = q.h["sec-websocket-key"];
+  return eps[q.p] && upgrade(s, q, eps[q.p]);
+});
+
+function upgrade(s: any, q: Req, ep: Endpoint) {
+  var k = q.h["sec-websocket-key"], o: string, pr: any, rest: string;
   o = q.h["sec-websocket-protocol"];
   pr = ep.proto;
   // (426 names the version we speak, whether the client sent another one or no Upgrade at all)
@@ -186,7 +189,7 @@ routes.push(function (s: any, q: Req) {
   if (ep.open) ep.open(s);
   if (rest) U.data(s, rest);
   return 1;
-});
+}
 
 if (P.echo) {
   // conformance endpoint: echoes every message with its type, streamed piece by piece

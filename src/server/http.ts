@@ -17,6 +17,7 @@ import * as P from "sprat:profile";
 // _f/_e/_t a static response streaming: position and end in the web ZIP (src), its tail
 // _b request body so far, _y the route taking it     _u upgraded: the WebSocket endpoint
 // _w bytes written since the last 'drain' (out(): WebSocket sends)   _j closing on a timeout
+// _z called with the socket when it closes (ota.ts: an upload cut off)
 
 export var conns: any[] = [];
 // every reader shares the limits through the prototype: no JsVar for them per connection
@@ -142,6 +143,7 @@ function onClose(this: any) {
   if (cur == s) cur = 0;
   if (i >= 0) conns.splice(i, 1);
   if (s._u) s._u.close(s);
+  if (s._z) s._z(s);
   s._e = s._r = s._u = 0;
 }
 
@@ -150,7 +152,7 @@ export function accept(s: any) {
   // A client that closed before this callback ran never gets 'close' delivered (Espruino
   // queues the callback after accept), but writing to its socket throws: leave it alone.
   try { s.write(""); } catch (e) { return; }
-  s.on("close", onClose);
+  on(s, "close", onClose);
   if (conns.length >= P.maxClients) {
     // refused before reading: the board's sockets and RAM are the scarce resource
     s._k = 0;
@@ -167,8 +169,7 @@ export function accept(s: any) {
 // Espruino keeps an event's listeners as an array in the property "#on" + event: 3 JsVars a
 // listener. A lone function there is called just the same (jsiExecuteEventCallback takes
 // either), for 1. For 'data', on() runs first: it delivers data that came before the
-// listener. Only this file listens to a socket's 'data' and 'drain' (ota.ts adds to 'close':
-// not this way).
+// listener. Only this file listens to a socket's events (others hear of 'close' through _z).
 function on(s: any, e: string, f: any) {
   if (P.runtime != "espruino" || e == "data") s.on(e, f);
   if (P.runtime == "espruino") s["#on" + e] = f;

@@ -97,9 +97,9 @@ function body(s: any, d: string, last: boolean) {
   res(s, 200, { size: size, crc: hex(c), slot: slot }, ch);
 }
 
-// The client went away mid-upload.
-function gone(this: any) {
-  if (up == this) end(0, 0, "upload cut off");
+// The client went away mid-upload (http.ts calls a socket's _z when it closes).
+function gone(s: any) {
+  if (up == s) end(0, 0, "upload cut off");
 }
 
 // An upload (PUT /api/web) or a roll-back (POST /api/web/rollback) from an allowed origin.
@@ -135,10 +135,7 @@ function update(s: any, q: Req) {
   off = jc = 0;
   buf = "";
   ch = c;
-  if (!s._ota) {
-    s._ota = 1;
-    s.on("close", gone);
-  }
+  s._z = gone;
   if (tok(h.expect, "100-continue")) out(s, "HTTP/1.1 100 Continue\r\n\r\n");
   s._y = body;
   return 1;

@@ -20,7 +20,8 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { runtimes, ROOT } from "../tools/runtimes.mjs";
+import net from "node:net";
+import { runtimes, ROOT, freePort } from "../tools/runtimes.mjs";
 import { buildWeb } from "../tools/build-web.mjs";
 import { packDir } from "../tools/pack-web.mjs";
 import { RawConn, exchange, request, curl, failResponse, sleep } from "./helpers/http-client.mjs";
@@ -1014,6 +1015,43 @@ for (const r of RTS) {
     checkWire(v1, "gzip", res.body, "web.zip~ via web.ptr");
     res = await request(rt.port, { path: "/tiny.txt" });
     checkWire(fx.site.entries.get("tiny.txt"), "", res.body, "a stored entry of web.zip~");
+  });
+
+  // A pointer written behind the server's back, as upload:web and the console do (not through
+  // the OTA endpoint, which switches at once): the server reads web.ptr once a sweep, so the
+  // other slot is served within a sweep, and every response until then is the previous slot
+  // whole. The probe: a second port that runs what it is sent, as the console would.
+  test(`${r.name}: web.ptr written from the console is followed without a restart, within a sweep`, { skip: r.name === "kaluma-emu" && "Kaluma has one pointer-less slot written by the uploader (kaluma.test.mjs)", timeout: 60000 }, async () => {
+    const fx = await setup();
+    const v1 = fx.site.entries.get("index.html"), v2 = fx.v2.entries.get("index.html");
+    const probe = await freePort();
+    const rt = await startApp(r, {
+      storage: { "web.zip": fx.site.zip, "web.zip~": fx.v2.zip },
+      append: `\n;require("net").createServer(function (c) { c.on("data", function (d) { c.end("" + eval(d)); }); }).listen(${probe});\n`,
+    });
+    try {
+      const home = async () => {
+        const res = await request(rt.port, { path: "/", headers: { "accept-encoding": "gzip" } });
+        const v = res.headers.etag === etagFor(v1, "gzip") ? v1 : res.headers.etag === etagFor(v2, "gzip") ? v2 : null;
+        assert.ok(v, `an ETag of either slot: ${res.headers.etag}`);
+        checkWire(v, "gzip", res.body, v === v1 ? "web.zip whole" : "web.zip~ whole");
+        return v;
+      };
+      assert.equal(await home(), v1, "no pointer: the profile's webFile");
+      const said = await new Promise((resolve, reject) => {
+        const c = net.connect(probe, "127.0.0.1", () => c.write(`require("Storage").write("web.ptr", "web.zip~")`));
+        let out = "";
+        c.on("data", (d) => { out += d; });
+        c.on("close", () => resolve(out));
+        c.on("error", reject);
+      });
+      assert.equal(said, "true", "Storage.write from the console");
+      const t0 = Date.now();
+      let v;
+      while ((v = await home()) === v1 && Date.now() - t0 < 250 + SWEEP_MS + SLACK) await sleep(20);
+      assert.equal(v, v2, `web.zip~ served ${Date.now() - t0} ms after the pointer was written`);
+      assert.equal(await home(), v2, "and from then on");
+    } finally { await rt.stop(); }
   });
 
   // The server streams a big entry one chunk per 'drain'. When the web app changes (here an

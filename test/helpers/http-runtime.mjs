@@ -1,6 +1,7 @@
 // Test bundles and runtimes for test/http.test.mjs: the device app built through the real
 // pipeline (rollup + gate + terser, tools/build-lib.mjs) with short test limits, and started
 // on a runtime from tools/runtimes.mjs with the profile's Storage geometry.
+import fs from "node:fs";
 import path from "node:path";
 import { rollup } from "rollup";
 import { loadProfile } from "../../tools/profiles.mjs";
@@ -49,12 +50,13 @@ export function geometry(rt, values) {
 
 /**
  * Starts the test bundle on runtime rt with Storage files `storage`. dir: keep the Storage
- * image in this directory (for a restart with keep: true, the same image again).
+ * image in this directory (for a restart with keep: true, the same image again). append:
+ * ES5 code run after the bundle (a test's own probe).
  */
-export async function startApp(rt, { storage, dir, keep = false } = {}) {
+export async function startApp(rt, { storage, dir, keep = false, append } = {}) {
   const { bundle, values } = await buildBundle(rt);
   const geo = geometry(rt, values);
-  const opts = { bundle, storage, timeout: 8000 };
+  const opts = append ? { code: Buffer.concat([fs.readFileSync(bundle), Buffer.from(append, "latin1")]), storage, timeout: 8000 } : { bundle, storage, timeout: 8000 };
   if (rt.name === "emulator") {
     Object.assign(opts, geo);
     if (dir) Object.assign(opts, { flash: path.join(dir, "emulator.flash"), keepFlash: keep ? undefined : false });

@@ -9,7 +9,7 @@
 import { Req, tok } from "../core/http";
 import { hexAt } from "../core/json";
 import { crc32 } from "../core/wrap";
-import { store, routes, reply, out, alive, bump, conns } from "./http";
+import { store, paths, reply, out, alive, bump, conns } from "./http";
 import { method, rpcError, json } from "./rpc";
 import { originOk } from "./ws";
 import { PTR, active, load, index, hex } from "./static";
@@ -143,12 +143,10 @@ function update(s: any, q: Req) {
 
 // Without the feature (profile features.ota false) the web app changes only by upload:web.
 if (P.ota) {
-  // Runs before every request, so it only decides (Espruino walks the text of every function
-  // it calls, run or not): the method first (a GET is never an upload); other methods on
-  // these paths (OPTIONS preflights too) go on to the REST mirror.
-  routes.unshift(function (s: any, q: Req) {
-    return q.m == (q.p == "/api/web" ? "PUT" : q.p == "/api/web/rollback" && "POST") && originOk(q) && update(s, q);
-  });
+  // Other methods on these paths (OPTIONS preflights too) go on to the REST mirror.
+  paths["/api/web"] = paths["/api/web/rollback"] = function (s: any, q: Req) {
+    return q.m == (q.p == "/api/web" ? "PUT" : "POST") && originOk(q) && update(s, q);
+  };
 
   method("web.info", function () {
     var o = other();

@@ -3,7 +3,7 @@ import { Req, tok } from "../core/http";
 import { find } from "../core/str";
 import { WsReader, validKey, header, closeFrame, GUID } from "../core/ws";
 import { sha1 } from "../core/sha1";
-import { routes, fail, out, now, conns } from "./http";
+import { paths, fail, out, now, conns } from "./http";
 import * as P from "sprat:profile";
 
 /**
@@ -25,6 +25,7 @@ export function endpoint(path: string, ep: Endpoint) {
   // reader, control frames go to ctl
   (ep as any).c = ctl;
   eps[path] = ep;
+  paths[path] = upgrade;
 }
 
 // Extra origins (besides the page's own) allowed to open sockets and call the REST API.
@@ -156,15 +157,9 @@ export function clients(): number {
   return n;
 }
 
-// Every request passes here first, so the route only decides: the path, before anything else
-// is read (q.p starts with "/", or is "*": never an inherited name); the handshake is a
-// function of its own (Espruino walks the text of every function it calls, run or not).
-routes.push(function (s: any, q: Req) {
-  return eps[q.p] && upgrade(s, q, eps[q.p]);
-});
-
-function upgrade(s: any, q: Req, ep: Endpoint) {
-  var k = q.h["sec-websocket-key"], o: string, pr: any, rest: string;
+// A request for an endpoint's path (http.ts's paths): the handshake.
+function upgrade(s: any, q: Req) {
+  var ep = eps[q.p], k = q.h["sec-websocket-key"], o: string, pr: any, rest: string;
   o = q.h["sec-websocket-protocol"];
   pr = ep.proto;
   // (426 names the version we speak, whether the client sent another one or no Upgrade at all)

@@ -192,10 +192,9 @@ export function HttpReader(this: any, lim?: Limits) {
 // A whole head at once: the usual case, a request in one chunk. Lines are split natively
 // and checked in order as below; null if the incremental reader must decide (an error, a
 // bare LF, a limit: its checks are the reference, and only it knows where each one fails).
-// END: where the head _w() read ends. (A method: terser would inline a function called
-// once into its caller, and Espruino would then build it anew on every call: ~50 us here.)
+// END: where the head whole() read ends.
 var END = 0;
-HttpReader.prototype._w = function (b: string, l: Limits): any {
+function whole(b: string, l: Limits): any {
   var t = b.lastIndexOf("\r\n\r\n"), a: string[], n: number, q: any, h: any, i = 0, s: string, z: number, k: string;
   // the last terminator is the first unless a body or a pipelined request follows
   if (t >= 0 && t + 4 != b.length) t = find(b, "\r\n\r\n");
@@ -213,7 +212,7 @@ HttpReader.prototype._w = function (b: string, l: Limits): any {
   }
   END = t + 4;
   return q;
-};
+}
 
 // The head line by line from _i on, as bytes arrive: 0 need more bytes, a status on error,
 // else the request (END: where its head ends). Each line is checked as soon as its LF
@@ -241,7 +240,7 @@ function lines(r: any): any {
       if ((r._c = (r._c || 0) + 1) > l.hdrs) return 431;
       if (k = field(q.h, s)) return k;
     } else {
-      // (only this path sets them: a head _w() reads leaves none behind)
+      // (only this path sets them: a head whole() reads leaves none behind)
       delete r._i;
       delete r._q;
       delete r._c;
@@ -252,10 +251,10 @@ function lines(r: any): any {
 }
 
 // One head step: 0 need more bytes, a status on error, -1 a request was delivered. A head
-// that came whole is read by _w(), else by lines() (Espruino walks the text of a function it
+// that came whole is read by whole(), else by lines() (Espruino walks the text of a function it
 // runs, executed or not: the usual path stays short).
 function head(r: any, hd: HttpHandler): number {
-  var q = !r._q && r._w(r._b, r._l) || lines(r), b: string, i = END, h: any, k: number, s: string;
+  var q = !r._q && whole(r._b, r._l) || lines(r), b: string, i = END, h: any, k: number, s: string;
   if (typeof q == "number") return q;
   b = r._b;
   h = q.h;

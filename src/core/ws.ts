@@ -147,19 +147,17 @@ WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any
         if ((i = e) >= n) return 0;
       }
     if (i >= n || this._x) return this._x > 0 ? this._x : 0;
-    i = this._r(d, i, hd, x);
+    i = read(this, d, i, hd, x);
     // _g: the general reader left state behind (see WsReader), the fast path must not run
     if (this._k || this._h || this._o || this._x || this._s) this._g = 1;
     else delete this._g;
   }
 };
 
-// The general reader, from d's byte i on, until a frame ends with no message open (the fast
-// path may take the next ones) or d ends; returns where it stopped, a failure is left in _x
-// (a method: terser would inline a function used once, and Espruino would then build that
-// function anew on every call).
-WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler, x: any): number {
-  var t = this, n = d.length, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
+// The general reader t, from d's byte i on, until a frame ends with no message open (the fast
+// path may take the next ones) or d ends; returns where it stopped, a failure is left in _x.
+function read(t: any, d: string, i: number, hd: WsHandler, x: any): number {
+  var n = d.length, h: string, b: number, op: number, l: number, j: number, p: string, e: number;
   for (;;) {
     if (t._x) return n;
     if (!t._k) {
@@ -226,4 +224,4 @@ WsReader.prototype._r = function (this: any, d: string, i: number, hd: WsHandler
     if (t._k) return n;   // all of d was payload of an unfinished frame
     if (!t._o) return i;
   }
-};
+}

@@ -55,10 +55,15 @@ export function tail(s: any, len: number): string {
   return !(s._k & 1) ? "Connection: close\r\n\r\n" : s._k & 2 ? "Connection: keep-alive\r\n\r\n" : "\r\n";
 }
 
-/** A status line and headers (each "Name: value\r\n"), to be written with the body's start. */
-export function head(s: any, code: number, hdrs: string, len: number): string {
+/** A status line, headers (each "Name: value\r\n") and Content-Length for a body of len bytes (-1: none): a head without its tail(). */
+export function top(code: number, hdrs: string, len: number): string {
   return (code == 200 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 " + code + " " + reason(code) + "\r\n") + hdrs +
-    (len >= 0 && code != 204 ? "Content-Length: " + len + "\r\n" : "") + tail(s, len);
+    (len >= 0 && code != 204 ? "Content-Length: " + len + "\r\n" : "");
+}
+
+/** A whole head for socket s, to be written with the body's start. */
+export function head(s: any, code: number, hdrs: string, len: number): string {
+  return top(code, hdrs, len) + tail(s, len);
 }
 
 /** A write counted for the WebSocket send queue (HTTP responses write directly). */

@@ -4,7 +4,7 @@ import { Req } from "../core/http";
 import { find } from "../core/str";
 import { zipIndex, zipEntry, zipData } from "../core/zip";
 import { gzipHead, gzipTail, zlibHead, zlibTail } from "../core/wrap";
-import { store, file, head, tail, fail, done, stream, routes, bump, tick } from "./http";
+import { store, file, head, top, tail, fail, done, stream, routes, bump, tick } from "./http";
 import * as P from "sprat:profile";
 
 // The active ZIP's Storage name: a pointer file written by web-app updates, else the profile's.
@@ -89,10 +89,10 @@ function fixed(p: string) {
 
 // A served entry: zipEntry's m (method), c (stored size), u (size), crc, a (Adler-32 or -1),
 // plus d: data offset, p: ZIP name, F: the fields every answer carries (fixed()), and the
-// response as last sent, which only depends on
-// the coding (a browser asks the same way every time): E its coding ("" as stored, "d" zlib,
-// "g" gzip, "r" raw deflate), H its head up to Content-Length, T its ETag, B and Z the
-// wrapper before and after the data, n the body length.
+// response as last sent, which only depends on the coding (a browser asks the same way every
+// time): E its coding ("" as stored, "d" zlib, "g" gzip, "r" raw deflate), H its head
+// without the tail (top()), T its ETag, B and Z the wrapper before and after the data, n the
+// body length.
 function entry(s: any, q: Req, x: any): any {
   var p = q.p.substr(1), z = zip, e: any, d: number, rd: any;
   if (!p || p.charAt(p.length - 1) == "/") p += "index.html";
@@ -120,8 +120,7 @@ function form(e: any, c: string) {
   e.Z = c == "d" ? zlibTail(e.a) : c == "g" ? gzipTail(e.crc, e.u) : "";
   e.T = "\"" + hex(e.crc) + hex(e.u) + n.charAt(0) + "\"";
   e.n = e.B.length + e.c + e.Z.length;
-  e.H = "HTTP/1.1 200 OK\r\nContent-Type: " + type(e.p) + "\r\n" + (n ? "Content-Encoding: " + n + "\r\n" : "") +
-    "ETag: " + e.T + "\r\n" + e.F + "Content-Length: " + e.n + "\r\n";
+  e.H = top(200, "Content-Type: " + type(e.p) + "\r\n" + (n ? "Content-Encoding: " + n + "\r\n" : "") + "ETag: " + e.T + "\r\n" + e.F, e.n);
 }
 
 // The coding a deflated entry e goes out in for Accept-Encoding h; "" after a 406 if none is

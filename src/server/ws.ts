@@ -73,11 +73,19 @@ export function send(s: any, data: string, op?: number) {
   else { out(s, h); out(s, data); }
 }
 
+// The next fragment of a stream.
+function more(s: any) {
+  var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
+  out(s, header(s._n, d.length, fin) + d);
+  s._n = 0;
+  if (fin) { delete s._o; delete s._n; }
+}
+
 /** Sends a long message in fragments of `chunk` bytes, each after the previous drained. */
 export function stream(s: any, src: (n: number) => string, op?: number) {
   s._o = src;
   s._n = op || 2;
-  U.m(s);
+  more(s);
 }
 
 /** Starts the closing handshake; TCP is closed when the peer answers or after closeTimeout. */
@@ -111,19 +119,11 @@ var U = {
   },
   drain: function (s: any) {
     delete s._x;
-    if (s._o) U.m(s);
+    if (s._o) more(s);
     else if (s._p.drain) s._p.drain(s);
   },
   close: function (s: any) {
     if (s._p.close) s._p.close(s);
-  },
-  // the next fragment of a stream (a method: terser would inline a function used once, and
-  // Espruino would then build it anew on every drain)
-  m: function (s: any) {
-    var d = s._o(P.chunk) || "", fin = d.length < P.chunk;
-    out(s, header(s._n, d.length, fin) + d);
-    s._n = 0;
-    if (fin) { delete s._o; delete s._n; }
   },
   tick: function (s: any, t: number) {
     if (s._q) {

@@ -230,6 +230,27 @@ test("next() before the body arrived: the body is still read and skipped to the 
   assert.deepEqual(got, ["q/a", "bab", "bcd!", "q/b"]);
 });
 
+test("push() from inside q() is queued: requests are never delivered inside one another", () => {
+  // (the whole-head fast path in push() must not bypass run()'s re-entry guard)
+  const got: string[] = [];
+  const r = new (HttpReader as any)(BIG);
+  let depth = 0;
+  const h = {
+    q(req: any) {
+      assert.equal(depth++, 0, "q() inside q()");
+      got.push("q" + req.p);
+      if (req.p === "/a") { assert.equal(r.next(h), 0); assert.equal(r.push("GET /b HTTP/1.1\r\nHost: d\r\n\r\n", h), 0); }
+      else r.next(h);
+      depth--;
+    },
+    b() { assert.fail("no body"); },
+  };
+  assert.equal(r.push("GET /a HTTP/1.1\r\nHost: d\r\n\r\n", h), 0);
+  assert.deepEqual(got, ["q/a", "q/b"]);
+  assert.equal(r.push("GET /c HTTP/1.1\r\nHost: d\r\n\r\n", h), 0);
+  assert.deepEqual(got, ["q/a", "q/b", "q/c"]);
+});
+
 test("pct", () => {
   assert.equal(pct("/a%20b%2F%c3%A9"), "/a b/\u00c3\u00a9");
   for (const bad of ["%", "%4", "%g0", "%0g", "%1 ", "a%00", "a\0b", "%-1", "%+1"]) assert.equal(pct(bad), null, bad);

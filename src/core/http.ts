@@ -182,8 +182,8 @@ function field(h: any, l: string): number {
 // of the first head line not yet read, _q the request being read (0 before its request line),
 // _c header lines seen, _r body bytes still due, _x next() came early, _g inside run().
 // Every property costs a JsVar per connection for as long as it exists (even set to 0), so
-// a reader holds only what differs from the prototype's defaults (_s 0, _b "", and limits a
-// server shares by putting them there): _s while not 0, _b while it holds bytes, _r once a
+// a reader holds only what differs from the prototype's defaults (_s 0, _b "", _g 0, and
+// limits a server shares by putting them there): _s while not 0, _b while it holds bytes, _r once a
 // body came, the others only while they mean something (undefined reads as 0).
 export function HttpReader(this: any, lim?: Limits) {
   if (lim) this._l = lim;
@@ -192,12 +192,15 @@ export function HttpReader(this: any, lim?: Limits) {
 // A whole head at once: the usual case, a request in one chunk. Lines are split natively
 // and checked in order as below; null if the incremental reader must decide (an error, a
 // bare LF, a limit: its checks are the reference, and only it knows where each one fails).
-// END: where the head whole() read ends.
+// END: where the head whole() read ends. alone: only a head that ends b (nothing follows).
 var END = 0;
-function whole(b: string, l: Limits): any {
+function whole(b: string, l: Limits, alone?: number): any {
   var t = b.lastIndexOf("\r\n\r\n"), a: string[], n: number, q: any, h: any, i = 0, s: string, z: number, k: string;
   // the last terminator is the first unless a body or a pipelined request follows
-  if (t >= 0 && t + 4 != b.length) t = find(b, "\r\n\r\n");
+  if (t >= 0 && t + 4 != b.length) {
+    if (alone) return null;
+    t = find(b, "\r\n\r\n");
+  }
   if (t < 1 || t + 4 > l.head) return null;
   // (split on the terminator too: the last two lines are empty)
   n = (a = (t + 4 == b.length ? b : b.substr(0, t + 4)).split("\r\n")).length - 2;
@@ -254,12 +257,16 @@ function lines(r: any): any {
 // that came whole is read by whole(), else by lines() (Espruino walks the text of a function it
 // runs, executed or not: the usual path stays short).
 function head(r: any, hd: HttpHandler): number {
-  var q = !r._q && whole(r._b, r._l) || lines(r), b: string, i = END, h: any, k: number, s: string;
+  var q = !r._q && whole(r._b, r._l) || lines(r), b: string;
   if (typeof q == "number") return q;
   b = r._b;
-  h = q.h;
-  s = h["content-length"];
-  k = s == null ? 0 : clen(s);
+  return deliver(r, q, hd, END < b.length ? b.substr(END) : "");
+}
+
+// The framing checks that need the whole head, then q to the handler with the bytes after
+// the head (rest) left in the buffer: -1, or a status.
+function deliver(r: any, q: any, hd: HttpHandler, rest: string): number {
+  var h = q.h, s = h["content-length"], k = s == null ? 0 : clen(s);
   if (k < 0 || q.v && h.host == null) return 400;
   // No chunked (or any other coded) request bodies: a device app only receives small
   // bodies with a known length, and de-chunking would add code to every build. RFC 9112
@@ -268,8 +275,9 @@ function head(r: any, hd: HttpHandler): number {
   if (h["transfer-encoding"] != null) return s == null ? 501 : 400;
   q.n = k;
   s = h.connection;
-  q.k = !s ? !!q.v : s == "keep-alive" || (q.v || tok(s, "keep-alive")) && !tok(s, "close");
-  if (i < b.length) r._b = b.substr(i);
+  // (a client closing says so alone: no token search for that)
+  q.k = !s ? !!q.v : s == "keep-alive" || s != "close" && (q.v || tok(s, "keep-alive")) && !tok(s, "close");
+  if (rest) r._b = rest;
   else delete r._b;
   if (k) r._r = k;
   r._s = k ? 1 : 2;
@@ -315,11 +323,28 @@ function run(r: any, h: HttpHandler): number {
 var P = HttpReader.prototype;
 P._s = 0;
 P._b = "";
+P._g = 0; // (push() reads it every time: a property found nowhere costs Espruino a search of its built-ins)
 
 P.push = function (this: any, d: string, h: HttpHandler): number {
-  // no copy of d while the buffer is empty (the usual case)
-  if (this._s < 3) this._b = this._b ? this._b + d : d;
-  return run(this, h);
+  var r = this, q: any, k: number;
+  // The usual case, a whole head alone in an idle reader, goes straight to the handler:
+  // nothing to buffer, no loop (run() is for bodies, pipelined requests, heads in pieces).
+  // run()'s re-entry guard holds here too: a push() from inside the handler only buffers.
+  if (!r._s && !r._b && !r._g && (q = whole(d, r._l, 1))) {
+    r._g = 1;
+    try {
+      k = deliver(r, q, h, "");
+    } finally {
+      delete r._g;
+    }
+    if (k > 0) r._s = k;
+    // (bytes pushed from inside the handler: on with them, as run() would)
+    else if (r._b) return run(r, h);
+    return r._s > 2 ? r._s : 0;
+  }
+  // no copy of d while the buffer is empty
+  if (r._s < 3) r._b = r._b ? r._b + d : d;
+  return run(r, h);
 };
 
 // The server finished answering the current request. Called from inside q()/b() it only

@@ -5,6 +5,8 @@ import { gzipSync } from "node:zlib";
 import typescript from "@rollup/plugin-typescript";
 import terser from "@rollup/plugin-terser";
 import MagicString from "magic-string";
+import * as acorn from "acorn";
+import * as walk from "acorn-walk";
 import { TraceMap, originalPositionFor } from "@jridgewell/trace-mapping";
 import { findProblems, lineCol } from "./gate.mjs";
 import { profileModule } from "./profiles.mjs";
@@ -37,6 +39,36 @@ export function typeofEPlugin(profile) {
       if (!dirs.some((d) => id.startsWith(d))) return null;
       const s = new MagicString(code), re = /\btypeof E(?![\w$])/g;
       for (let m; (m = re.exec(code));) s.overwrite(m.index, m.index + m[0].length, value);
+      return s.hasChanged() ? { code: s.toString(), map: s.generateMap({ hires: true }) } : null;
+    },
+  };
+}
+
+/**
+ * Moves each bare `var` (no initialiser) that terser leaves in a function's body after other
+ * statements, often after its return (`return t = f(), g(t); var t`), to the function's start,
+ * after its function declarations. JavaScript hoists declarations, so
+ * this means the same; Espruino hoists none, and without the move the assignment would go to
+ * the outer variable of that name (the gate's varProblems). Runs after terser.
+ */
+export function varHoistPlugin() {
+  return {
+    name: "sprat-var-hoist",
+    renderChunk(code) {
+      let ast;
+      try { ast = acorn.parse(code, { ecmaVersion: 5 }); } catch { return null; } // (the gate says why)
+      const s = new MagicString(code);
+      walk.full(ast, (f) => {
+        if (f.type !== "FunctionDeclaration" && f.type !== "FunctionExpression") return;
+        const body = f.body.body, names = [], first = body.find((st) => st.type !== "FunctionDeclaration" && !st.directive);
+        for (const st of body) {
+          if (st !== first && st.type === "VariableDeclaration" && st.declarations.every((d) => !d.init)) {
+            names.push(...st.declarations.map((d) => d.id.name));
+            s.remove(st.start, st.end);
+          }
+        }
+        if (names.length) s.appendLeft(first.start, `var ${names.join(",")};`);
+      });
       return s.hasChanged() ? { code: s.toString(), map: s.generateMap({ hires: true }) } : null;
     },
   };
@@ -115,6 +147,7 @@ export function bundleConfig(profile, { input = "src/app/main.ts", outDir = `bui
       typeofEPlugin(profile),
       gatePlugin(),
       terser(TERSER),
+      varHoistPlugin(),
       quiet ? null : sizePlugin(profile.name),
     ],
     output: { dir: outDir, entryFileNames: "app.min.js", format: "iife", strict: false, sourcemap: "hidden" },

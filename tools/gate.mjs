@@ -118,7 +118,7 @@ export function findProblems(code, opts = {}) {
       if (why) problems.push({ msg: `RegExp(${a && a.type === "Literal" ? JSON.stringify(a.value) : "…"}): ${why}`, pos: node.start });
     }
   });
-  if (opts.bundle) problems.push(...hoistingProblems(ast));
+  if (opts.bundle) problems.push(...hoistingProblems(ast), ...varProblems(ast));
   const seen = new Set();
   return problems.filter((p) => { const k = p.msg + "@" + p.pos; return !seen.has(k) && seen.add(k); });
 }
@@ -187,6 +187,48 @@ function hoistingProblems(ast) {
       if (!inBody) problems.push({ msg: `function ${node.id.name} is declared inside a block`, pos: node.start });
     }
   });
+  return problems;
+}
+
+// Nor does Espruino hoist `var` (2v29; test/gate.test.mjs shows it on Espruino for Linux): a
+// variable is made when its statement runs, and until then its name is the outer one, which
+// an assignment overwrites. Terser leaves declarations where this bites (`return t = 1, f(t); var t`: the
+// module's own `t`, a function, becomes 1). So in every function, each use of a name it
+// declares with `var` must come after a declaration that has surely run: one earlier in the
+// same statement list (a `for` initialiser counts as its loop statement). Uses in nested
+// functions are left out: they usually run later.
+function varProblems(ast) {
+  const problems = [];
+  const fns = [];
+  walk.full(ast, (n) => { if (n.type === "FunctionDeclaration" || n.type === "FunctionExpression") fns.push(n); });
+  for (const f of fns) {
+    const given = new Set(f.params.map((p) => p.name)), decls = new Map(), refs = [];
+    walk.fullAncestor(f.body, (node, _s, anc) => {
+      if (anc.slice(0, -1).some((a) => a.type === "FunctionDeclaration" || a.type === "FunctionExpression")) {
+        // a nested function's own name is bound where it is declared (hoistingProblems)
+        if (node.type === "FunctionDeclaration" && anc[anc.length - 2] === f.body) given.add(node.id.name);
+        return;
+      }
+      const parent = anc[anc.length - 2];
+      if (node.type === "VariableDeclarator") {
+        // the statement that declares it, and the list it sits in
+        let i = anc.length - 2, st = anc[i];
+        if (anc[i - 1] && /^For/.test(anc[i - 1].type) && anc[i - 1].body !== st) st = anc[--i];
+        const box = anc[i - 1], list = box && (box.type === "BlockStatement" || box.type === "SwitchCase");
+        if (!decls.has(node.id.name)) decls.set(node.id.name, []);
+        decls.get(node.id.name).push({ at: st.start, end: list ? box.end : st.end, id: node.id });
+      } else if (node.type === "Identifier") {
+        const isKey = parent && ((parent.type === "MemberExpression" && parent.property === node && !parent.computed) ||
+          (parent.type === "Property" && parent.key === node && !parent.computed) || parent.type === "CatchClause");
+        if (!isKey) refs.push(node);
+      }
+    });
+    for (const r of refs) {
+      const ds = decls.get(r.name);
+      if (!ds || given.has(r.name) || ds.some((d) => d.id === r || (r.start >= d.at && r.start < d.end))) continue;
+      problems.push({ msg: `\`${r.name}\` is used before its \`var\` surely ran; Espruino has no var hoisting (the outer \`${r.name}\` is meant)`, pos: r.start });
+    }
+  }
   return problems;
 }
 

@@ -202,6 +202,12 @@ export function stream(s: any, z: any, f: number, e: number, t: string, h: strin
 function pump(s: any, h?: string) {
   var f = s._f, n = s._e - f, d: string;
   if (n > 0) {
+    // Espruino turns every string of a Storage file it erases into null: the ZIP was rewritten
+    // under this stream, whose bytes are gone. Cut it (web() sees the change at the next request).
+    if (!src) {
+      s._e = 0;
+      return s.end();
+    }
     if (n > P.chunk) n = P.chunk;
     s._f = f + n;
     d = src.substr(f, n);

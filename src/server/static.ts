@@ -21,13 +21,17 @@ var idx: any, fn = "", fl = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae
 
 /**
  * The index of the active ZIP (path -> central-directory offset), or an error message. Every
- * request reads the ZIP's fingerprint, but the pointer file only once a sweep (a Storage
- * look-up scans the file table): a slot switch made through sprat calls load() at once; one
- * written by hand shows within 250 ms, and until then the previous slot, untouched, is served.
+ * request checks the ZIP's fingerprint where it last was, but looks up the pointer file and
+ * the ZIP by name only once a sweep (a Storage look-up scans the file table): a slot switch
+ * made through sprat calls load() at once; one written by hand, or the ZIP rewritten under
+ * its own name, shows within 250 ms, and until then the previous bytes, untouched (Storage
+ * writes a file anew elsewhere and leaves the old bytes until a compaction), are served
+ * whole. A compaction that moves the ZIP changes the bytes where it was: the next request
+ * sees it.
  */
 export function web(): any {
-  var z: any;
-  if (tk == tick && (z = zip = file(fn)) && z.length == fl && z.substr(fl > 64 ? fl - 64 : 0) == ft) return idx;
+  var z = zip;
+  if (tk == tick && z && z.substr(fl > 64 ? fl - 64 : 0) == ft) return idx;
   return load();
 }
 

@@ -174,6 +174,49 @@ function consoleEval(port, code) {
   });
 }
 
+const NO_RELAY = "needs python3 (the relay sets TCP_MAXSEG and SO_RCVBUF)";
+
+// A web app of index.html and huge.bin, N pseudo-random bytes: { dir, b (huge.bin's bytes) }.
+function stageHuge(seed, N) {
+  const dir = freshDir(), r2 = prng(seed), b = Buffer.alloc(N);
+  fs.writeFileSync(path.join(dir, "index.html"), `<!doctype html><title>${seed}</title>\n`);
+  for (let i = 0; i < N; i += 4) b.writeUInt32LE(r2(), i);
+  fs.writeFileSync(path.join(dir, "huge.bin"), b);
+  return { dir, b };
+}
+
+// A GET /huge.bin from a client that does not read yet, behind test/fixtures/ws/tcp-relay.py
+// (small receive buffer and MSS: loopback would otherwise take the whole file at once): the
+// server's sends stall once the kernel holds ~50 KB. finish(old) lets it read on, waits for
+// the server to close, checks that the head was a 200 for the whole file and that every byte
+// of the body is old's, and returns the body.
+async function stalledDownload(port) {
+  const relay = spawn(PYTHON, [RELAY, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+  const got = [];
+  let closed = false, err = "";
+  relay.stdout.on("data", (d) => got.push(d));
+  relay.on("exit", () => { closed = true; });
+  try {
+    await new Promise((ok, no) => { relay.stderr.on("data", (d) => { err += d; if (/relay \d+/.test(err)) ok(); }); relay.on("exit", () => no(new Error(`relay: ${err}`))); });
+  } catch (e) { relay.kill("SIGKILL"); throw e; }
+  relay.kill("SIGUSR1");
+  await sleep(100);
+  relay.stdin.write("GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  await sleep(700);
+  return {
+    kill: () => relay.kill("SIGKILL"),
+    async finish(old) {
+      relay.kill("SIGUSR2");
+      for (let t0 = Date.now(); !closed && Date.now() - t0 < IDLE_MS + SWEEP_MS + SLACK + 5000;) await sleep(50);
+      assert.ok(closed, "the first download's connection was closed");
+      const all = Buffer.concat(got), e = all.indexOf("\r\n\r\n") + 4, body = all.subarray(e);
+      assert.match(all.subarray(0, e).toString("latin1"), new RegExp(`^HTTP/1.1 200 OK\r\n[^]*Content-Length: ${old.length}\r\n`));
+      assert.ok(body.equals(old.subarray(0, body.length)), "every byte of the first download is the old app's");
+      return body;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- per runtime
 
 const RTS = runtimes();
@@ -1065,34 +1108,17 @@ for (const r of RTS) {
 
   // The server streams a big entry one chunk per 'drain'. When the web app changes (here an
   // OTA upload, which switches at once) a response still streaming the old ZIP must stop:
-  // never a body of old and new bytes. A client behind test/fixtures/ws/tcp-relay.py (small
-  // receive buffer and MSS: loopback would otherwise take the whole file at once) stops
-  // reading mid-download; the app is replaced; another client downloads the same path whole
-  // from the new ZIP; then the first reads on.
-  test(`${r.name}: a download in flight when the web app is replaced stops: never old and new bytes mixed`, { skip: !HAS_PYTHON && "needs python3 (the relay sets TCP_MAXSEG and SO_RCVBUF)", timeout: 60000 }, async () => {
+  // never a body of old and new bytes. A client stops reading mid-download (stalledDownload);
+  // the app is replaced; another client downloads the same path whole from the new ZIP; then
+  // the first reads on.
+  test(`${r.name}: a download in flight when the web app is replaced stops: never old and new bytes mixed`, { skip: !HAS_PYTHON && NO_RELAY, timeout: 60000 }, async () => {
     const N = 110000; // twice this fits Espruino for Linux's 256 KB Storage (both OTA slots)
-    const stage = (seed) => {
-      const dir = freshDir(), r2 = prng(seed), b = Buffer.alloc(N);
-      fs.writeFileSync(path.join(dir, "index.html"), `<!doctype html><title>${seed}</title>\n`);
-      for (let i = 0; i < N; i += 4) b.writeUInt32LE(r2(), i);
-      fs.writeFileSync(path.join(dir, "huge.bin"), b);
-      return { dir, b };
-    };
-    const a = stage(7), b = stage(8);
+    const a = stageHuge(7, N), b = stageHuge(8, N);
     const zipA = (await packDir(a.dir, null, { quiet: true })).zip, zipB = (await packDir(b.dir, null, { quiet: true })).zip;
     const rt = await startApp(r, { storage: { "web.zip": zipA } });
-    const relay = spawn(PYTHON, [RELAY, String(rt.port)], { stdio: ["pipe", "pipe", "pipe"] });
+    let dl;
     try {
-      const got = [];
-      let closed = false, err = "";
-      relay.stdout.on("data", (d) => got.push(d));
-      relay.on("exit", () => { closed = true; });
-      await new Promise((ok, no) => { relay.stderr.on("data", (d) => { err += d; if (/relay \d+/.test(err)) ok(); }); relay.on("exit", () => no(new Error(`relay: ${err}`))); });
-      // not reading from the start: the server's sends stall once the kernel holds ~50 KB
-      relay.kill("SIGUSR1");
-      await sleep(100);
-      relay.stdin.write("GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-      await sleep(700);
+      dl = await stalledDownload(rt.port);
       const put = await request(rt.port, { method: "PUT", path: "/api/web", body: zipB,
         headers: { "content-length": zipB.length, "x-sprat-size": zipB.length, "x-sprat-crc32": (zlib.crc32(zipB) >>> 0).toString(16) } });
       assert.equal(put.status, 200, `the upload: ${put.body}`);
@@ -1100,15 +1126,10 @@ for (const r of RTS) {
       // while the first one waits)
       const other = await request(rt.port, { path: "/huge.bin" });
       assert.ok(other.body.equals(b.b), "the new app's file, whole");
-      relay.kill("SIGUSR2");
-      for (let t0 = Date.now(); !closed && Date.now() - t0 < IDLE_MS + SWEEP_MS + SLACK + 5000;) await sleep(50);
-      assert.ok(closed, "the first download's connection was closed");
-      const all = Buffer.concat(got), e = all.indexOf("\r\n\r\n") + 4, body = all.subarray(e);
-      assert.match(all.subarray(0, e).toString("latin1"), new RegExp(`^HTTP/1.1 200 OK\r\n[^]*Content-Length: ${N}\r\n`));
+      const body = await dl.finish(a.b);
       assert.ok(body.length < N, `the first download was cut (${body.length} of ${N} bytes)`);
-      assert.ok(body.equals(a.b.subarray(0, body.length)), "every byte of the first download is the old app's");
     } finally {
-      relay.kill("SIGKILL");
+      if (dl) dl.kill();
       await rt.stop();
     }
   });
@@ -1118,42 +1139,21 @@ for (const r of RTS) {
   // is cut at once, and the next request sees the new ZIP. (The emulator's Storage.read gives
   // copies: there the old bytes may go out whole, and the new ZIP shows within a sweep.)
   test(`${r.name}: web.zip rewritten from the console under a download in flight: old bytes only, then the new app`, {
-    skip: (!HAS_PYTHON && "needs python3 (the relay sets TCP_MAXSEG and SO_RCVBUF)") ||
+    skip: (!HAS_PYTHON && NO_RELAY) ||
       (r.name === "kaluma-emu" && "Kaluma reads a file by name: rewrite the active ZIP by hand there and a stream in flight reads the new bytes (docs/ota.md: update through the slots)"),
     timeout: 60000,
   }, async () => {
     const N = 60000; // the ZIP, the new one and its copy fit Espruino for Linux's 256 KB Storage
-    const stage = (seed) => {
-      const dir = freshDir(), r2 = prng(seed), b = Buffer.alloc(N);
-      fs.writeFileSync(path.join(dir, "index.html"), `<!doctype html><title>${seed}</title>\n`);
-      for (let i = 0; i < N; i += 4) b.writeUInt32LE(r2(), i);
-      fs.writeFileSync(path.join(dir, "huge.bin"), b);
-      return { dir, b };
-    };
-    const a = stage(17), b = stage(18);
+    const a = stageHuge(17, N), b = stageHuge(18, N);
     const zipA = (await packDir(a.dir, null, { quiet: true })).zip, zipB = (await packDir(b.dir, null, { quiet: true })).zip;
     const probe = await freePort();
     const rt = await startApp(r, { storage: { "web.zip": zipA, "new.zip": zipB }, append: consoleCode(probe) });
-    const relay = spawn(PYTHON, [RELAY, String(rt.port)], { stdio: ["pipe", "pipe", "pipe"] });
+    let dl;
     try {
-      const got = [];
-      let closed = false, err = "";
-      relay.stdout.on("data", (d) => got.push(d));
-      relay.on("exit", () => { closed = true; });
-      await new Promise((ok, no) => { relay.stderr.on("data", (d) => { err += d; if (/relay \d+/.test(err)) ok(); }); relay.on("exit", () => no(new Error(`relay: ${err}`))); });
-      relay.kill("SIGUSR1");
-      await sleep(100);
-      relay.stdin.write("GET /huge.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-      await sleep(700);
+      dl = await stalledDownload(rt.port);
       assert.equal(await consoleEval(probe, `var S = require("Storage"); S.write("web.zip", S.read("new.zip"))`), "true", "Storage.write from the console");
       // the client reads on before any other request: its next 'drain' finds the old bytes gone
-      const t1 = Date.now();
-      relay.kill("SIGUSR2");
-      for (; !closed && Date.now() - t1 < IDLE_MS + SWEEP_MS + SLACK + 5000;) await sleep(50);
-      assert.ok(closed, "the first download's connection was closed");
-      const all = Buffer.concat(got), e = all.indexOf("\r\n\r\n") + 4, body = all.subarray(e);
-      assert.match(all.subarray(0, e).toString("latin1"), new RegExp(`^HTTP/1.1 200 OK\r\n[^]*Content-Length: ${N}\r\n`));
-      assert.ok(body.equals(a.b.subarray(0, body.length)), "every byte of the first download is the old app's");
+      const t1 = Date.now(), body = await dl.finish(a.b);
       if (r.name === "espruino") {
         assert.ok(body.length < N, `the first download was cut (${body.length} of ${N} bytes)`);
         assert.ok(Date.now() - t1 < IDLE_MS, `cut at once, not by the idle timeout (${Date.now() - t1} ms)`);
@@ -1166,7 +1166,7 @@ for (const r of RTS) {
       assert.ok(other.body.equals(b.b), "the new app's file, whole");
       assert.doesNotMatch(rt.output(), /Uncaught/, "no error in the server's output");
     } finally {
-      relay.kill("SIGKILL");
+      if (dl) dl.kill();
       await rt.stop();
     }
   });

@@ -127,6 +127,8 @@ var Z = typeof E != "undefined" && E.toArrayBuffer && (function (s: string) {
 // byte tail is XORed through the frame's last word with the key moved over the tail bytes only.
 // ORing the results (o) tells whether any byte is not ASCII: only then does text need the JS
 // validator. d is consumed: on Espruino its bytes may be overwritten.
+// (push() reads _g for every chunk: absent, Espruino would search its built-ins for it too)
+WsReader.prototype._g = 0;
 WsReader.prototype.push = function (this: any, d: string, hd: WsHandler, x?: any): number {
   // (Espruino finds a variable by walking the function's list of them: the loops' come first)
   var j: number, o: number, a: any, m: number, l: number, i: number, b: number, e: number, p: string, n = d.length;

@@ -47,9 +47,9 @@ export function typeofEPlugin(profile) {
 /**
  * Moves each bare `var` (no initialiser) that terser leaves in a function's body after other
  * statements, often after its return (`return t = f(), g(t); var t`), to the function's start,
- * after its function declarations. JavaScript hoists declarations, so
- * this means the same; Espruino hoists none, and without the move the assignment would go to
- * the outer variable of that name (the gate's varProblems). Runs after terser.
+ * after its function declarations. JavaScript hoists declarations, so this means the same;
+ * Espruino hoists none, and without the move the assignment would go to the outer variable of
+ * that name (the gate's varProblems). Runs after terser.
  */
 export function varHoistPlugin() {
   return {

@@ -192,8 +192,9 @@ function hoistingProblems(ast) {
 
 // Nor does Espruino hoist `var` (2v29; test/gate.test.mjs shows it on Espruino for Linux): a
 // variable is made when its statement runs, and until then its name is the outer one, which
-// an assignment overwrites. Terser leaves declarations where this bites (`return t = 1, f(t); var t`: the
-// module's own `t`, a function, becomes 1). So in every function, each use of a name it
+// an assignment overwrites. Terser leaves declarations where this bites (`return t = 1,
+// f(t); var t`: the module's own `t`, a function, becomes 1; build-lib.mjs's varHoistPlugin
+// moves such bare ones). So in every function, each use of a name it
 // declares with `var` must come after a declaration that has surely run: one earlier in the
 // same statement list (a `for` initialiser counts as its loop statement). Uses in nested
 // functions are left out: they usually run later.
@@ -204,11 +205,10 @@ function varProblems(ast) {
   for (const f of fns) {
     const given = new Set(f.params.map((p) => p.name)), decls = new Map(), refs = [];
     walk.fullAncestor(f.body, (node, _s, anc) => {
-      if (anc.slice(0, -1).some((a) => a.type === "FunctionDeclaration" || a.type === "FunctionExpression")) {
-        // a nested function's own name is bound where it is declared (hoistingProblems)
-        if (node.type === "FunctionDeclaration" && anc[anc.length - 2] === f.body) given.add(node.id.name);
-        return;
-      }
+      // a nested function's name is bound where it is declared (hoistingProblems); what is
+      // inside it is its own
+      if (node.type === "FunctionDeclaration" && anc[anc.length - 2] === f.body) given.add(node.id.name);
+      if (anc.slice(0, -1).some((a) => a.type === "FunctionDeclaration" || a.type === "FunctionExpression")) return;
       const parent = anc[anc.length - 2];
       if (node.type === "VariableDeclarator") {
         // the statement that declares it, and the list it sits in

@@ -21,13 +21,13 @@ var idx: any, fn = "", fl = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae
 
 /**
  * The index of the active ZIP (path -> central-directory offset), or an error message. Every
- * request checks the ZIP's fingerprint where it last was, but looks up the pointer file and
- * the ZIP by name only once a sweep (a Storage look-up scans the file table): a slot switch
- * made through sprat calls load() at once; one written by hand, or the ZIP rewritten under
- * its own name, shows within 250 ms, and until then the previous bytes, untouched (Storage
- * writes a file anew elsewhere and leaves the old bytes until a compaction), are served
- * whole. A compaction that moves the ZIP changes the bytes where it was: the next request
- * sees it.
+ * request compares the ZIP's last 64 bytes where it was last found; the pointer file and the
+ * ZIP are looked up by name only once a sweep (a Storage look-up scans the file table). A
+ * slot switch made through sprat calls load() at once. On Espruino a string of an erased
+ * Storage file turns null, and a compaction moves it with its file: a rewrite shows at the
+ * next request. Elsewhere a pointer written by hand, or the ZIP rewritten under its own name,
+ * shows within 250 ms (or as soon as its last bytes differ), the previous bytes served whole
+ * until then.
  */
 export function web(): any {
   var z = zip;

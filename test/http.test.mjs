@@ -1134,6 +1134,35 @@ for (const r of RTS) {
     }
   });
 
+  // The active ZIP erased by hand (the console; Kaluma: its file deleted): a download in flight
+  // stops (on Espruino and Kaluma its bytes are gone; the emulator's copy may finish), the next
+  // request is a 503 that names the file, and the server goes on serving the API.
+  test(`${r.name}: web.zip erased by hand under a download in flight: old bytes only, then a 503 that says so`, { skip: !HAS_PYTHON && NO_RELAY, timeout: 60000 }, async () => {
+    const N = 60000, a = stageHuge(27, N), kaluma = r.name === "kaluma-emu";
+    const probe = await freePort();
+    const rt = await startApp(r, { storage: { "web.zip": (await packDir(a.dir, null, { quiet: true })).zip }, append: kaluma ? undefined : consoleCode(probe) });
+    let dl;
+    try {
+      dl = await stalledDownload(rt.port);
+      if (kaluma) fs.rmSync(path.join(rt.flash, "web.zip"));
+      else assert.equal(await consoleEval(probe, `require("Storage").erase("web.zip"); "erased"`), "erased");
+      const t1 = Date.now(), body = await dl.finish(a.b);
+      if (r.name !== "emulator") {
+        assert.ok(body.length < N, `the download was cut (${body.length} of ${N} bytes)`);
+        assert.ok(Date.now() - t1 < IDLE_MS, `cut at once, not by the idle timeout (${Date.now() - t1} ms)`);
+      }
+      let res;
+      for (let t0 = Date.now(); (res = await request(rt.port, { path: "/huge.bin" })).status === 200 && Date.now() - t0 < 250 + SWEEP_MS + SLACK;) await sleep(20);
+      assert.equal(res.status, 503, `then: ${res.status} ${res.body}`);
+      assert.match(res.body.toString(), /no web app in Storage \(web\.zip\)/);
+      assert.equal((await apiGet(rt.port, "status")).status, 200, "the API still answers");
+      assert.doesNotMatch(rt.output(), /Uncaught/, "no error in the server's output");
+    } finally {
+      if (dl) dl.kill();
+      await rt.stop();
+    }
+  });
+
   // The same with web.zip rewritten under its own name from the console, not through sprat.
   // Espruino turns every string of a Storage file it erases into null: the stream in flight
   // is cut at once, and the next request sees the new ZIP. (The emulator's Storage.read gives

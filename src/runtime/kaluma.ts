@@ -201,7 +201,10 @@ function rd(n: string, o: number, l: number): string {
   return a.join("");
 }
 
-/** A file read on demand: what Espruino's memory-mapped Storage strings are used for. */
+/**
+ * A file read on demand: what Espruino's memory-mapped Storage strings are used for. Once the
+ * file is gone, substr gives null, as a string of an erased file on Espruino turns null.
+ */
 function View(this: any, n: string, z: number) {
   this._kF = n;
   this.length = z;
@@ -211,7 +214,9 @@ View.prototype.substr = function (o: number, l?: number) {
   if (o < 0) o = o + z < 0 ? 0 : o + z;
   if (o > z) o = z;
   if (l === undefined || l > z - o) l = z - o;
-  return l > 0 ? rd(this._kF, o, l) : "";
+  try {
+    return l > 0 ? rd(this._kF, o, l) : "";
+  } catch (e) { return null; }
 };
 
 /** A whole file to read piecewise ({length, substr}), or undefined if it is missing or empty. */

@@ -202,15 +202,15 @@ export function stream(s: any, z: any, f: number, e: number, t: string, h: strin
 function pump(s: any, h?: string) {
   var f = s._f, n = s._e - f, d: string;
   if (n > 0) {
-    // Espruino turns every string of a Storage file it erases into null: the ZIP was rewritten
-    // under this stream, whose bytes are gone. Cut it (web() sees the change at the next request).
-    if (!src) {
+    if (n > P.chunk) n = P.chunk;
+    // Espruino turns every string of a Storage file it erases into null (Kaluma's view of a
+    // deleted file reads null): the ZIP was rewritten or erased under this stream, whose bytes
+    // are gone. Cut it (web() sees the change at the next request).
+    if (!src || (d = src.substr(f, n)) == null) {
       s._e = 0;
       return s.end();
     }
-    if (n > P.chunk) n = P.chunk;
     s._f = f + n;
-    d = src.substr(f, n);
     // (Storage strings are zero-copy: "" + d would copy the chunk for nothing)
     s.write(h ? h + d : d);
   } else {

@@ -12,12 +12,12 @@ export var PTR = "web.ptr";
 export function active(): string { return store.read(PTR) || P.webFile; }
 
 // zip: the active ZIP as web() last read it (file(): a string or a view reading flash), fn
-// its name, fl its length, ft its last 64 bytes, tk the sweep (http.ts's tick) it last read the
-// pointer file in; ent: the entries served from it so far (request path -> entry(), below),
-// at most 8 of them: a request reads nothing from the ZIP but its fingerprint. ae, ad, ag: the
-// last Accept-Encoding seen and whether it accepts deflate and gzip (a browser sends the same
-// one every time).
-var idx: any, fn = "", fl = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
+// its name, ft its last 64 bytes (the fingerprint) and fo where they start, tk the sweep
+// (http.ts's tick) it last read the pointer file in; ent: the entries served from it so far
+// (request path -> entry(), below), at most 8 of them: a request reads nothing from the ZIP
+// but its fingerprint. ae, ad, ag: the last Accept-Encoding seen and whether it accepts
+// deflate and gzip (a browser sends the same one every time).
+var idx: any, fn = "", fo = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae: any, ad: boolean, ag: boolean;
 
 /**
  * The index of the active ZIP (path -> central-directory offset), or an error message. Every
@@ -31,20 +31,21 @@ var idx: any, fn = "", fl = -1, ft = "", tk = -1, zip: any, ent: any, ne = 0, ae
  */
 export function web(): any {
   var z = zip;
-  if (tk == tick && z && z.substr(fl > 64 ? fl - 64 : 0) == ft) return idx;
+  if (tk == tick && z && z.substr(fo) == ft) return idx;
   return load();
 }
 
 /** web() reading everything again: the pointer, then the ZIP it names. */
 export function load(): any {
-  var name = active(), z = zip = file(name), t: string;
+  var name = active(), z = zip = file(name), o: number, t: string;
   tk = tick;
   if (!z) return "no web app in Storage (" + name + ")";
   // the end of a ZIP holds its central directory and its offset: any change shows there
-  t = z.substr(z.length > 64 ? z.length - 64 : 0);
-  if (t != ft || z.length != fl || name != fn) {
+  // (a new length moves o, or, for a ZIP of 64 bytes or less, changes t, all of it)
+  t = z.substr(o = z.length > 64 ? z.length - 64 : 0);
+  if (t != ft || o != fo || name != fn) {
     ft = "" + t; // in RAM: the next compare reads only the new ZIP's end (each char of a Storage string is a file read on Linux)
-    fl = z.length;
+    fo = o;
     fn = name;
     bump();
     idx = index(z);
